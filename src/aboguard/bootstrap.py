@@ -1,0 +1,67 @@
+"""The composition root: settings in, a ready :class:`ServiceContext` out.
+
+The only module that imports the storage adapter. Delivery code (CLI, later API and web) calls
+:func:`build` or :func:`initialise` and then service functions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from aboguard.clock import Clock, SystemClock, TestClock
+from aboguard.config import Settings
+from aboguard.errors import NotInitialised
+from aboguard.services import installation
+from aboguard.services.context import ServiceContext
+from aboguard.store import migrate
+from aboguard.store.engine import make_engine, sqlite_url
+from aboguard.store.sql import SqlUnitOfWorkFactory
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or sqlite_url(settings.data_dir)
+
+
+def _label(url: str) -> str:
+    """The database URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def _context(settings: Settings, clock: Clock, engine: Engine) -> ServiceContext:
+    return ServiceContext(uow=SqlUnitOfWorkFactory(engine), clock=clock, merchant_tz=settings.merchant_tz,
+                          database_label=_label(database_url(settings)))
+
+
+def build(settings: Settings) -> ServiceContext:
+    """Context for an initialised installation, on the sandbox clock if it has one."""
+    engine = make_engine(database_url(settings))
+    ctx = _context(settings, SystemClock(), engine)
+    try:
+        if migrate.current_revision(engine) is None or not installation.is_initialised(ctx):
+            raise NotInitialised(f"no aboguard installation in {ctx.database_label}: run `aboguard init` first")
+        migrate.upgrade(engine)  # brings an older schema up to date; a no-op when current
+        ctx.clock = installation.stored_test_clock(ctx) or ctx.clock
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx
+
+
+def initialise(settings: Settings, *, test_clock: bool = False, at: datetime | None = None
+               ) -> tuple[ServiceContext, installation.ClockState]:
+    """Create or upgrade the schema and record the installation (a sandbox if ``test_clock``)."""
+    engine = make_engine(database_url(settings))
+    clock: Clock = TestClock(at or SystemClock().now()) if test_clock else SystemClock()
+    ctx = _context(settings, clock, engine)
+    try:
+        migrate.upgrade(engine)
+        return ctx, installation.record_installation(ctx, test_clock=test_clock)
+    except BaseException:
+        ctx.close()
+        raise

@@ -1,0 +1,1 @@
+"""Pure business rules: values in, values and events out. No I/O, no database, no system time."""

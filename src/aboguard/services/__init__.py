@@ -1,0 +1,1 @@
+"""Use cases: one verb-noun function per action, one transaction each."""

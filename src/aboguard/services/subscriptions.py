@@ -1,0 +1,123 @@
+"""Subscription use cases: subscribe, show, list, cancel, change plan, pause and resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from aboguard.domain import subscriptions as lifecycle
+from aboguard.domain.catalog import Plan, PlanVersion
+from aboguard.domain.events import Event
+from aboguard.domain.periods import Period
+from aboguard.domain.subscriptions import ChangeTiming, Proration, Subscription, SubscriptionStatus
+from aboguard.ids import CustomerId, SubscriptionId
+from aboguard.store.uow import UnitOfWork
+
+from .context import ServiceContext
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """A subscription with the plan terms it runs on and what cancelling today would mean."""
+
+    subscription: Subscription
+    plan: Plan
+    version: PlanVersion
+    customer_email: str
+    current_period: Period | None
+    end_if_cancelled_today: date | None
+    pending_plan_code: str | None = None
+
+
+def create_subscription(ctx: ServiceContext, *, customer_id: str, plan_code: str,
+                        start_on: date | None = None) -> SubscriptionView:
+    today = ctx.today()
+    with ctx.uow() as uow:
+        customer = uow.customers.get(CustomerId(customer_id))
+        plan = uow.plans.get_by_code(plan_code)
+        sub, events = lifecycle.start(SubscriptionId(ctx.new_id()), customer=customer, plan=plan,
+                                      start_on=start_on or today, created_at=ctx.now())
+        uow.subscriptions.add(sub)
+        uow.events.add(events, ctx.now())
+        view = _view(uow, sub, today)
+        uow.commit()
+    return view
+
+
+def get_subscription(ctx: ServiceContext, subscription_id: str) -> SubscriptionView:
+    with ctx.uow() as uow:
+        return _view(uow, uow.subscriptions.get(SubscriptionId(subscription_id)), ctx.today())
+
+
+def list_subscriptions(ctx: ServiceContext, *, customer_id: str | None = None,
+                       status: SubscriptionStatus | None = None, limit: int = 100) -> list[SubscriptionView]:
+    today = ctx.today()
+    with ctx.uow() as uow:
+        subs = uow.subscriptions.list(customer_id=CustomerId(customer_id) if customer_id else None,
+                                      status=status, limit=limit)
+        return [_view(uow, sub, today) for sub in subs]
+
+
+def cancel_subscription(ctx: ServiceContext, subscription_id: str, *, last_day: date | None = None,
+                        immediately: bool = False, reason: str = "customer_request") -> SubscriptionView:
+    """Cancel at the earliest end the terms allow, after a later wished-for ``last_day``, or now."""
+    ends_on = last_day + timedelta(days=1) if last_day else None
+    today = ctx.today()
+    with ctx.uow() as uow:
+        sub = uow.subscriptions.get(SubscriptionId(subscription_id))
+        version = uow.plans.get_version(sub.plan_version_id)
+        sub, events = lifecycle.cancel(sub, version, requested_on=today, reason=reason, ends_on=ends_on,
+                                       immediately=immediately)
+        return _save(ctx, uow, sub, events, today)
+
+
+def change_subscription_plan(ctx: ServiceContext, subscription_id: str, plan_code: str,
+                             timing: ChangeTiming = ChangeTiming.AUTO) -> tuple[SubscriptionView, Proration | None]:
+    """Upgrade now with proration or downgrade at period end (or as ``timing`` says)."""
+    today = ctx.today()
+    with ctx.uow() as uow:
+        sub = uow.subscriptions.get(SubscriptionId(subscription_id))
+        current = uow.plans.get_version(sub.plan_version_id)
+        target = uow.plans.get_by_code(plan_code)
+        customer = uow.customers.get(sub.customer_id)
+        lifecycle.ensure_plan_fits(target, customer)
+        sub, events, proration = lifecycle.change_plan(sub, current, target.current, today=today, timing=timing)
+        return _save(ctx, uow, sub, events, today), proration
+
+
+def pause_subscription(ctx: ServiceContext, subscription_id: str) -> SubscriptionView:
+    today = ctx.today()
+    with ctx.uow() as uow:
+        sub, events = lifecycle.pause(uow.subscriptions.get(SubscriptionId(subscription_id)), today)
+        return _save(ctx, uow, sub, events, today)
+
+
+def resume_subscription(ctx: ServiceContext, subscription_id: str) -> SubscriptionView:
+    today = ctx.today()
+    with ctx.uow() as uow:
+        sub, events = lifecycle.resume(uow.subscriptions.get(SubscriptionId(subscription_id)), today)
+        return _save(ctx, uow, sub, events, today)
+
+
+def _save(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, events: list[Event],
+          today: date) -> SubscriptionView:
+    sub = uow.subscriptions.save(sub)
+    uow.events.add(events, ctx.now())
+    view = _view(uow, sub, today)
+    uow.commit()
+    return view
+
+
+def _view(uow: UnitOfWork, sub: Subscription, today: date) -> SubscriptionView:
+    version = uow.plans.get_version(sub.plan_version_id)
+    plan = uow.plans.get(version.plan_id)
+    customer = uow.customers.get(sub.customer_id)
+    live = sub.status in lifecycle.LIVE
+    pending = uow.plans.get(uow.plans.get_version(sub.pending_plan_version_id).plan_id).code \
+        if sub.pending_plan_version_id else None
+    return SubscriptionView(
+        subscription=sub, plan=plan, version=version, customer_email=customer.email,
+        current_period=lifecycle.current_period(sub, version, today) if live else None,
+        end_if_cancelled_today=lifecycle.earliest_end(sub, version, today) if live else None,
+        pending_plan_code=pending,
+    )

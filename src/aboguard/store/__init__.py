@@ -1,0 +1,2 @@
+"""Persistence. Services see only the Protocols in :mod:`aboguard.store.uow`; the SQLAlchemy adapter
+behind them is wired by :mod:`aboguard.bootstrap`."""

@@ -1,0 +1,13 @@
+"""SQLAlchemy Core repositories, one per aggregate; each works on the unit of work's connection."""
+
+from .customers import SqlCustomerRepository
+from .events import SqlEventLog
+from .plans import SqlPlanRepository
+from .products import SqlProductRepository
+from .settings import SqlInstallationSettings
+from .subscriptions import SqlSubscriptionRepository
+
+__all__ = [
+    "SqlCustomerRepository", "SqlEventLog", "SqlInstallationSettings", "SqlPlanRepository",
+    "SqlProductRepository", "SqlSubscriptionRepository",
+]

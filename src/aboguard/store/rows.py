@@ -1,0 +1,160 @@
+"""Row <-> domain mappers, one pair per aggregate. Nothing here talks to the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aboguard.domain.catalog import (
+    Audience,
+    PaymentMethodKind,
+    Plan,
+    PlanVersion,
+    Product,
+    RenewalMode,
+    TaxCategory,
+    Terms,
+)
+from aboguard.domain.customers import Address, Customer, CustomerKind
+from aboguard.domain.periods import Interval, IntervalUnit
+from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
+from aboguard.ids import CustomerId, PlanId, PlanVersionId, ProductId, SubscriptionId
+from aboguard.money import Money
+
+from .uow import StoredEvent
+
+Row = Mapping[str, Any]
+
+
+# -- products -----------------------------------------------------------------------------------------
+
+
+def product_to_row(product: Product) -> dict[str, Any]:
+    return {"id": product.id, "code": product.code, "name": product.name, "created_at": product.created_at}
+
+
+def product_from_row(row: Row) -> Product:
+    return Product(ProductId(row["id"]), row["code"], row["name"], row["created_at"])
+
+
+# -- plans and versions -------------------------------------------------------------------------------
+
+
+def plan_to_row(plan: Plan) -> dict[str, Any]:
+    return {
+        "id": plan.id, "code": plan.code, "name": plan.name, "product_id": plan.product_id,
+        "audience": plan.audience.value, "current_version_id": plan.current.id, "active": plan.active,
+        "created_at": plan.created_at,
+    }
+
+
+def plan_from_row(row: Row, versions: Iterable[PlanVersion]) -> Plan:
+    """The plan with ``versions`` ordered oldest first; the current one is picked by id."""
+    ordered = tuple(sorted(versions, key=lambda v: v.number))
+    current = next((v for v in ordered if v.id == row["current_version_id"]), None)
+    if current is None:
+        raise LookupError(f"plan {row['code']!r} has no version {row['current_version_id']!r}")
+    return Plan(
+        id=PlanId(row["id"]), code=row["code"], name=row["name"], product_id=ProductId(row["product_id"]),
+        audience=Audience(row["audience"]), current=current, created_at=row["created_at"],
+        active=bool(row["active"]), versions=ordered,
+    )
+
+
+def version_to_row(version: PlanVersion) -> dict[str, Any]:
+    if version.setup_fee is not None and version.setup_fee.currency != version.price.currency:
+        raise ValueError(f"setup fee currency {version.setup_fee.currency} differs from the price's "
+                         f"{version.price.currency}: the schema keeps one currency per version")
+    terms = version.terms
+    return {
+        "id": version.id, "plan_id": version.plan_id, "number": version.number,
+        "amount_minor": version.price.minor, "currency": version.price.currency,
+        "interval_unit": version.interval.unit.value, "interval_count": version.interval.count,
+        "trial_days": version.trial_days,
+        "setup_fee_minor": version.setup_fee.minor if version.setup_fee is not None else None,
+        "tax_category": version.tax_category.value, "tax_inclusive": version.tax_inclusive,
+        "min_term_months": terms.min_term_months, "notice_days": terms.notice_days,
+        "renewal": terms.renewal.value, "renewal_term_months": terms.renewal_term_months,
+        "payment_methods": ",".join(sorted(m.value for m in version.payment_methods)),
+        "created_at": version.created_at,
+    }
+
+
+def version_from_row(row: Row) -> PlanVersion:
+    currency = row["currency"].strip()
+    setup_fee = row["setup_fee_minor"]
+    methods = row["payment_methods"]
+    return PlanVersion(
+        id=PlanVersionId(row["id"]), plan_id=PlanId(row["plan_id"]), number=row["number"],
+        price=Money(int(row["amount_minor"]), currency),
+        interval=Interval(IntervalUnit(row["interval_unit"]), int(row["interval_count"])),
+        trial_days=row["trial_days"],
+        setup_fee=Money(int(setup_fee), currency) if setup_fee is not None else None,
+        tax_category=TaxCategory(row["tax_category"]), tax_inclusive=bool(row["tax_inclusive"]),
+        terms=Terms(min_term_months=row["min_term_months"], notice_days=row["notice_days"],
+                    renewal=RenewalMode(row["renewal"]), renewal_term_months=row["renewal_term_months"]),
+        payment_methods=frozenset(PaymentMethodKind(m) for m in methods.split(",") if m),
+        created_at=row["created_at"],
+    )
+
+
+# -- customers ----------------------------------------------------------------------------------------
+
+
+def customer_to_row(customer: Customer) -> dict[str, Any]:
+    address = customer.address
+    return {
+        "id": customer.id, "kind": customer.kind.value, "email": customer.email, "name": customer.name,
+        "country": customer.country, "locale": customer.locale, "vat_id": customer.vat_id,
+        "company": customer.company, "address_line1": address.line1, "address_line2": address.line2,
+        "address_postal_code": address.postal_code, "address_city": address.city,
+        "external_ref": customer.external_ref, "version": customer.version, "created_at": customer.created_at,
+    }
+
+
+def customer_from_row(row: Row) -> Customer:
+    return Customer(
+        id=CustomerId(row["id"]), kind=CustomerKind(row["kind"]), email=row["email"], name=row["name"],
+        country=row["country"].strip(), locale=row["locale"], created_at=row["created_at"],
+        vat_id=row["vat_id"], company=row["company"],
+        address=Address(line1=row["address_line1"], line2=row["address_line2"],
+                        postal_code=row["address_postal_code"], city=row["address_city"]),
+        external_ref=row["external_ref"], version=row["version"],
+    )
+
+
+# -- subscriptions ------------------------------------------------------------------------------------
+
+_SUBSCRIPTION_DATES = ("start_on", "billing_anchor", "next_bill_on", "trial_end_on", "min_term_end_on",
+                       "canceled_on", "ends_on", "paused_on", "pending_change_on")
+
+
+def subscription_to_row(sub: Subscription) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": sub.id, "customer_id": sub.customer_id, "plan_version_id": sub.plan_version_id,
+        "status": sub.status.value, "consumer": sub.consumer, "cancel_reason": sub.cancel_reason,
+        "pending_plan_version_id": sub.pending_plan_version_id, "version": sub.version,
+        "created_at": sub.created_at,
+    }
+    row.update({name: getattr(sub, name) for name in _SUBSCRIPTION_DATES})
+    return row
+
+
+def subscription_from_row(row: Row) -> Subscription:
+    pending = row["pending_plan_version_id"]
+    return Subscription(
+        id=SubscriptionId(row["id"]), customer_id=CustomerId(row["customer_id"]),
+        plan_version_id=PlanVersionId(row["plan_version_id"]), status=SubscriptionStatus(row["status"]),
+        created_at=row["created_at"], consumer=bool(row["consumer"]), cancel_reason=row["cancel_reason"],
+        pending_plan_version_id=PlanVersionId(pending) if pending is not None else None,
+        version=row["version"], **{name: row[name] for name in _SUBSCRIPTION_DATES},
+    )
+
+
+# -- events -------------------------------------------------------------------------------------------
+
+
+def event_from_row(row: Row) -> StoredEvent:
+    return StoredEvent(id=row["id"], name=row["name"], aggregate_type=row["aggregate_type"],
+                       aggregate_id=row["aggregate_id"], payload=dict(row["payload"]),
+                       occurred_at=row["occurred_at"])

@@ -1,0 +1,86 @@
+"""The SQLAlchemy unit of work: one connection, one transaction, the repositories on top."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy.engine import Connection, Engine
+
+from .repositories import (
+    SqlCustomerRepository,
+    SqlEventLog,
+    SqlInstallationSettings,
+    SqlPlanRepository,
+    SqlProductRepository,
+    SqlSubscriptionRepository,
+)
+
+
+class SqlUnitOfWork:
+    """``with uow: ...; uow.commit()`` -- leaving the block without commit rolls everything back."""
+
+    products: SqlProductRepository
+    plans: SqlPlanRepository
+    customers: SqlCustomerRepository
+    subscriptions: SqlSubscriptionRepository
+    events: SqlEventLog
+    settings: SqlInstallationSettings
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already open; make a new one per transaction")
+        connection = self.engine.connect()
+        try:
+            connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self.products = SqlProductRepository(connection)
+        self.plans = SqlPlanRepository(connection)
+        self.customers = SqlCustomerRepository(connection)
+        self.subscriptions = SqlSubscriptionRepository(connection)
+        self.events = SqlEventLog(connection)
+        self.settings = SqlInstallationSettings(connection)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+
+    def commit(self) -> None:
+        """Commit what was done so far. Later statements run in a new transaction (begun on first use)."""
+        self._open().commit()
+
+    def rollback(self) -> None:
+        """Throw away what was done since the last commit."""
+        self._open().rollback()
+
+    def _open(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        return self._connection
+
+
+class SqlUnitOfWorkFactory:
+    """Makes a new :class:`SqlUnitOfWork` per call, all on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def close(self) -> None:
+        """Close the engine's pooled connections (call when the process is done with the database)."""
+        self.engine.dispose()

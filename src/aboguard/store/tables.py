@@ -1,0 +1,146 @@
+"""The schema as SQLAlchemy Core tables. ``migrations/versions`` must produce exactly this.
+
+Money is ``*_minor BIGINT`` plus ``currency CHAR(3)``; instants are ``*_at`` (aware UTC), calendar
+dates ``*_on``; enums are their lower-case text values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CHAR,
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .types import UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+ID = 36  # a UUID as text
+ENUM = 32
+CODE = 64
+
+products = Table(
+    "products", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("code", String(CODE), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+plans = Table(
+    "plans", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("code", String(CODE), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("product_id", String(ID), ForeignKey("products.id"), nullable=False),
+    Column("audience", String(ENUM), nullable=False),
+    Column("current_version_id", String(ID), nullable=False),  # no FK: plan_versions points here already
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+plan_versions = Table(
+    "plan_versions", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("plan_id", String(ID), ForeignKey("plans.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("interval_unit", String(ENUM), nullable=False),
+    Column("interval_count", Integer, nullable=False),
+    Column("trial_days", Integer, nullable=False),
+    Column("setup_fee_minor", BigInteger, nullable=True),  # in ``currency``
+    Column("tax_category", String(ENUM), nullable=False),
+    Column("tax_inclusive", Boolean, nullable=False),
+    Column("min_term_months", Integer, nullable=False),
+    Column("notice_days", Integer, nullable=False),
+    Column("renewal", String(ENUM), nullable=False),
+    Column("renewal_term_months", Integer, nullable=False),
+    Column("payment_methods", Text, nullable=False),  # comma-separated, sorted
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("plan_id", "number"),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(ENUM), nullable=False),
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("country", CHAR(2), nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("vat_id", String(32), nullable=True),
+    Column("company", Text, nullable=True),
+    Column("address_line1", Text, nullable=False),
+    Column("address_line2", Text, nullable=False),
+    Column("address_postal_code", String(32), nullable=False),
+    Column("address_city", Text, nullable=False),
+    Column("external_ref", String(255), nullable=True, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_customers_email", "email"),
+    Index("ix_customers_created_at_id", "created_at", "id"),
+)
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("plan_version_id", String(ID), ForeignKey("plan_versions.id"), nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("consumer", Boolean, nullable=False),
+    Column("start_on", Date, nullable=False),
+    Column("billing_anchor", Date, nullable=False),
+    Column("next_bill_on", Date, nullable=True),
+    Column("trial_end_on", Date, nullable=True),
+    Column("min_term_end_on", Date, nullable=True),
+    Column("canceled_on", Date, nullable=True),
+    Column("ends_on", Date, nullable=True),
+    Column("cancel_reason", Text, nullable=True),
+    Column("paused_on", Date, nullable=True),
+    Column("pending_plan_version_id", String(ID), ForeignKey("plan_versions.id"), nullable=True),
+    Column("pending_change_on", Date, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_subscriptions_next_bill_on_id", "next_bill_on", "id"),
+    Index("ix_subscriptions_status", "status"),
+    Index("ix_subscriptions_customer_id", "customer_id"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("aggregate_type", String(ENUM), nullable=False),
+    Column("aggregate_id", String(ID), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Index("ix_events_aggregate_id_occurred_at", "aggregate_id", "occurred_at"),
+    Index("ix_events_occurred_at_id", "occurred_at", "id"),
+)
+
+installation_settings = Table(
+    "installation_settings", metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,119 @@
+"""What services may see of storage: repository Protocols and the unit of work.
+
+A unit of work is one database transaction. Leaving the ``with`` block without ``commit()`` rolls
+everything back, so a service that raises half-way writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol, Self
+
+from aboguard.domain.catalog import Plan, PlanVersion, Product
+from aboguard.domain.customers import Customer
+from aboguard.domain.events import Event
+from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
+from aboguard.ids import CustomerId, PlanId, PlanVersionId, ProductId, SubscriptionId
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    name: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+class ProductRepository(Protocol):
+    def add(self, product: Product) -> None: ...
+    def get(self, product_id: ProductId) -> Product: ...
+    def find_by_code(self, code: str) -> Product | None: ...
+
+
+class PlanRepository(Protocol):
+    def add(self, plan: Plan) -> None:
+        """Insert the plan and its current version. Raises DuplicatePlanCode if the code is taken."""
+        ...
+
+    def add_version(self, version: PlanVersion) -> None:
+        """Insert a new price version and make it the plan's current one."""
+        ...
+
+    def get(self, plan_id: PlanId) -> Plan:
+        """The plan with its current version and all versions, oldest first. Raises PlanNotFound."""
+        ...
+
+    def get_by_code(self, code: str) -> Plan: ...
+    def find_by_code(self, code: str) -> Plan | None: ...
+    def get_version(self, version_id: PlanVersionId) -> PlanVersion: ...
+    def list(self, *, include_archived: bool = False) -> list[Plan]: ...
+
+
+class CustomerRepository(Protocol):
+    def add(self, customer: Customer) -> None:
+        """Raises DuplicateCustomer when the external reference is already used."""
+        ...
+
+    def get(self, customer_id: CustomerId) -> Customer: ...
+    def find_by_external_ref(self, external_ref: str) -> Customer | None: ...
+    def list(self, *, limit: int = 100, offset: int = 0) -> list[Customer]: ...
+
+
+class SubscriptionRepository(Protocol):
+    def add(self, sub: Subscription) -> None: ...
+    def get(self, subscription_id: SubscriptionId) -> Subscription: ...
+
+    def save(self, sub: Subscription) -> Subscription:
+        """Update where the stored version equals ``sub.version``; returns it with version + 1.
+        Raises ConcurrentUpdate when someone else saved in between."""
+        ...
+
+    def list(self, *, customer_id: CustomerId | None = None, status: SubscriptionStatus | None = None,
+             limit: int = 100, offset: int = 0) -> list[Subscription]: ...
+
+    def due_for_billing(self, today: date, *, limit: int = 1000) -> list[SubscriptionId]:
+        """Ids whose next billing date is on or before ``today``, oldest first (uses the index)."""
+        ...
+
+
+class EventLog(Protocol):
+    def add(self, events: Iterable[Event], occurred_at: datetime) -> None: ...
+    def list(self, *, aggregate_id: str | None = None, limit: int = 1000) -> list[StoredEvent]: ...
+
+
+class InstallationSettings(Protocol):
+    """Key/value facts about this installation (clock mode, the sandbox clock's instant, ...)."""
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    products: ProductRepository
+    plans: PlanRepository
+    customers: CustomerRepository
+    subscriptions: SubscriptionRepository
+    events: EventLog
+    settings: InstallationSettings
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+    def close(self) -> None:
+        """Release pooled connections; the process is done with the database."""
+
+
+__all__ = [
+    "CustomerRepository", "EventLog", "InstallationSettings", "PlanRepository", "ProductRepository",
+    "StoredEvent", "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
+]

@@ -1,0 +1,131 @@
+"""The `aboguard` command line end to end, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from aboguard.cli import main
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("ABOGUARD_DATABASE_URL", db_url)
+    monkeypatch.setenv("ABOGUARD_MERCHANT_TZ", "Europe/Berlin")
+
+    def run(*args: str, expect: int = 0) -> Any:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        assert code == expect, f"exit {code}, stdout={out!r}, stderr={err!r}"
+        if expect != 0:
+            return err
+        return json.loads(out) if "--json" in args else out
+
+    return run
+
+
+@pytest.fixture
+def sandbox(cli):
+    cli("init", "--test-clock", "--at", "2025-01-31")
+    return cli
+
+
+def test_commands_refuse_to_run_before_init(cli) -> None:
+    err = cli("plans", "list", expect=2)
+    assert err.startswith("error: no aboguard installation") and "aboguard init" in err
+
+
+def test_init_twice_is_refused(sandbox) -> None:
+    assert "already initialised" in sandbox("init", expect=2)
+
+
+def test_plan_create_prints_the_new_plan_with_its_id(sandbox) -> None:
+    plan = sandbox("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "9,99",
+                   "--currency", "EUR", "--interval", "month", "--trial-days", "14", "--json")
+    assert plan["id"] and plan["code"] == "basic"
+    assert plan["current_version"]["price"] == {"amount_minor": 999, "currency": "EUR"}
+    assert plan["current_version"]["trial_days"] == 14
+    assert plan["current_version"]["tax_inclusive"] is True  # consumer plans are gross
+    listed = sandbox("plans", "list", "--json")
+    assert [p["code"] for p in listed] == ["basic"]
+    assert "9.99" in sandbox("plans", "list")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--amount", "9.99", "--currency", "EURO"], "unknown currency 'EURO'"),
+    (["--amount", "-5", "--currency", "EUR"], "must not be negative"),
+    (["--amount", "9.999", "--currency", "EUR"], "decimals"),
+    (["--amount", "9.99", "--interval", "fortnight"], "unknown interval"),
+    (["--amount", "9.99", "--min-term-months", "36"], "24 months"),
+])
+def test_bad_plan_input_gives_one_line_and_writes_nothing(sandbox, args: list[str], message: str) -> None:
+    err = sandbox("plans", "create", "--code", "x", "--name", "X", *args, expect=2)
+    assert message in err
+    assert err.count("\n") == 1
+    assert sandbox("plans", "list", "--json") == []
+
+
+def test_customer_with_invalid_vat_id_is_refused(sandbox) -> None:
+    err = sandbox("customers", "create", "--email", "a@b.de", "--name", "A", "--country", "DE", "--business",
+                  "--vat-id", "DE123456789", expect=2)
+    assert "VAT ID 'DE123456789' is not valid" in err
+    assert sandbox("customers", "list", "--json") == []
+
+
+def test_subscription_lifecycle_through_the_cli(sandbox) -> None:
+    sandbox("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "10.00", "--interval", "month",
+            "--json")
+    sandbox("plans", "create", "--code", "plus", "--name", "Plus", "--amount", "20.00", "--interval", "month",
+            "--json")
+    customer = sandbox("customers", "create", "--email", "anna@example.de", "--name", "Anna", "--country", "DE",
+                       "--json")
+    sub = sandbox("subscriptions", "create", "--customer", customer["id"], "--plan", "basic", "--json")
+    assert sub["status"] == "active" and sub["start_on"] == "2025-01-31" and sub["next_bill_on"] == "2025-01-31"
+    shown = sandbox("subscriptions", "show", sub["id"], "--json")
+    assert shown["current_period"] == {"start_on": "2025-01-31", "end_on": "2025-02-28"}
+
+    sandbox("clock", "advance", "--days", "10")
+    changed = sandbox("subscriptions", "change-plan", sub["id"], "--plan", "plus", "--at", "now", "--json")
+    assert changed["plan_code"] == "plus"
+    # The period was not billed yet (no billing run), so there is nothing to prorate.
+    assert changed["proration"] is None
+
+    cancelled = sandbox("subscriptions", "cancel", sub["id"], "--json")
+    assert cancelled["status"] == "canceled" and cancelled["ends_on"] == "2025-02-28"
+    assert "already cancelled" in sandbox("subscriptions", "cancel", sub["id"], expect=2)
+
+
+def test_unknown_plan_and_bad_start_date_are_refused(sandbox) -> None:
+    customer = sandbox("customers", "create", "--email", "a@example.de", "--name", "A", "--country", "DE", "--json")
+    assert "nope" in sandbox("subscriptions", "create", "--customer", customer["id"], "--plan", "nope", expect=2)
+    sandbox("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "1", "--json")
+    err = sandbox("subscriptions", "create", "--customer", customer["id"], "--plan", "basic", "--start",
+                  "2025-02-30", expect=2)
+    assert "'2025-02-30' is not a valid calendar date" in err
+    assert sandbox("subscriptions", "list", "--json") == []
+
+
+def test_sandbox_clock_is_stored_between_commands(sandbox) -> None:
+    assert sandbox("clock", "show", "--json")["today"] == "2025-01-31"
+    sandbox("clock", "advance", "--days", "1")
+    assert sandbox("clock", "show", "--json")["today"] == "2025-02-01"
+    assert sandbox("clock", "set", "2025-03-01", "--json")["today"] == "2025-03-01"
+    assert "only moves forwards" in sandbox("clock", "set", "2025-02-01", expect=2)
+
+
+def test_production_installation_refuses_clock_commands(cli) -> None:
+    cli("init")
+    assert cli("clock", "show", "--json")["mode"] == "system"
+    assert "only a sandbox" in cli("clock", "advance", "--days", "1", expect=2)
+
+
+def test_demo_seeds_once_and_shows_everything(cli) -> None:
+    first = cli("demo", "--json")
+    assert first["created"] is True
+    assert {p["code"] for p in first["plans"]} == {"basic-monthly", "pro-yearly", "box-reduced", "team-business"}
+    assert len(first["customers"]) == 4 and len(first["subscriptions"]) == 4
+    second = cli("demo", "--json")
+    assert second["created"] is False and len(second["customers"]) == 4
+    assert "Anna Schmidt" in cli("demo")
