@@ -214,8 +214,6 @@ def test_term_end_on_or_after_uses_the_minimum_term_as_renewal_term_by_default()
     assert terms.term_end_on_or_after(date(2025, 1, 15), date(2026, 2, 1)) == date(2027, 1, 15)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: term_end_on_or_after chains renewal terms from the clamped minimum-term "
-                                       "end, so a month-end anchor drifts (31 Jan -> 28 Feb -> 28 Mar, not 31 Mar)")
 def test_term_boundaries_of_a_month_end_start_stay_on_the_month_end() -> None:
     terms = Terms(min_term_months=1, renewal=RenewalMode.FIXED_TERM, renewal_term_months=1)
     start = date(2025, 1, 31)

@@ -112,3 +112,4 @@ def test_system_clock_returns_aware_utc() -> None:
 def test_both_clocks_satisfy_the_clock_protocol() -> None:
     assert isinstance(SystemClock(), Clock)
     assert isinstance(a_clock(), Clock)
+

@@ -118,8 +118,6 @@ def test_greek_vat_id_with_el_prefix_is_rejected_for_another_country() -> None:
         a_business(country="DE", vat_id=f"EL{GREEK_VAT}")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: stdnum accepts the GR prefix and returns 'GR…', which the country "
-                                       "check rejects with 'registered in GR but the customer's country is GR'")
 def test_greek_vat_id_written_with_gr_prefix_is_normalised_to_el() -> None:
     assert a_business(country="GR", vat_id=f"GR{GREEK_VAT}").vat_id == f"EL{GREEK_VAT}"
 

@@ -69,11 +69,15 @@ class Terms:
         return add_months(paid_start, self.min_term_months) if self.min_term_months else None
 
     def term_end_on_or_after(self, paid_start: date, day: date) -> date:
-        """For fixed terms: the first term boundary (end of minimum term, then every renewal term) >= day."""
-        end = self.min_term_end(paid_start) or paid_start
+        """For fixed terms: the first term boundary (end of minimum term, then every renewal term) >= day.
+
+        Every boundary is counted from ``paid_start`` so a month-end start stays on the month end
+        (31 Jan -> 28 Feb -> 31 Mar), rather than drifting from a clamped earlier boundary.
+        """
+        first = self.min_term_months
         step = self.renewal_term_months or self.min_term_months or 1
         n = 0
-        while (candidate := add_months(end, n * step)) < day:
+        while (candidate := add_months(paid_start, first + n * step)) < day:
             n += 1
         return candidate
 

@@ -111,6 +111,8 @@ def _validate_eu(raw: str, country: str) -> str:
         number = str(eu_vat.validate(raw))
     except ValidationError as exc:
         raise InvalidVatId(f"VAT ID {raw!r} is not valid: {exc.message}") from None
+    if number.startswith("GR"):  # stdnum accepts the ISO code; VIES and invoices use EL for Greece
+        number = "EL" + number[2:]
     prefix = number[:2]
     expected = {"GR": {"EL"}, "GB": {"XI"}}.get(country, {country})
     if prefix not in expected:

@@ -26,7 +26,7 @@ from aboguard.money import Money
 from . import events as ev
 from .catalog import Audience, Plan, PlanVersion, RenewalMode
 from .customers import Customer, CustomerKind
-from .periods import Period, add_months, boundary, first_boundary_on_or_after, period_containing, prorate
+from .periods import Period, add_months, boundary, first_boundary_on_or_after, period_containing, period_index, prorate
 
 
 class SubscriptionStatus(StrEnum):
@@ -133,12 +133,15 @@ def earliest_end(sub: Subscription, version: PlanVersion, requested_on: date) ->
         return sub.trial_end_on
     terms = version.terms
     candidate = requested_on + timedelta(days=terms.notice_days)
+    one_month = add_months(requested_on, 1)
+    if sub.consumer:
+        candidate = min(candidate, one_month)  # 30 days' notice is more than a month in February
     if sub.min_term_end_on and candidate <= sub.min_term_end_on:
         return sub.min_term_end_on
     if terms.renewal is RenewalMode.FIXED_TERM and not sub.consumer:
         return terms.term_end_on_or_after(sub.billing_anchor, candidate)
     period_end = first_boundary_on_or_after(sub.billing_anchor, version.interval, max(candidate, sub.billing_anchor))
-    if sub.consumer and period_end > add_months(requested_on, 1):
+    if sub.consumer and period_end > one_month:
         return candidate
     return period_end
 
@@ -150,6 +153,11 @@ def cancel(sub: Subscription, version: PlanVersion, *, requested_on: date, reaso
         raise InvalidTransition(f"subscription {sub.id} has already ended")
     if sub.status is SubscriptionStatus.CANCELED:
         raise InvalidTransition(f"subscription {sub.id} is already cancelled; its last day is {_last_day(sub.ends_on)}")
+    events: list[ev.Event] = []
+    if sub.status is SubscriptionStatus.PAUSED:
+        # The pause ends with the cancellation: the paid days left at the pause are served first
+        # and the paused months are never billed.
+        sub, events = resume(sub, version, requested_on)
     earliest = requested_on if immediately else earliest_end(sub, version, requested_on)
     end = earliest if ends_on is None else ends_on
     if end < earliest:
@@ -157,7 +165,7 @@ def cancel(sub: Subscription, version: PlanVersion, *, requested_on: date, reaso
                                   f"notice period); {_last_day(end)} is too early")
     sub = replace(sub, status=SubscriptionStatus.CANCELED, canceled_on=requested_on, ends_on=end,
                   cancel_reason=reason, pending_plan_version_id=None, pending_change_on=None)
-    events: list[ev.Event] = [ev.SubscriptionCanceled(sub.id, requested_on, end, reason)]
+    events.append(ev.SubscriptionCanceled(sub.id, requested_on, end, reason))
     if end <= requested_on:
         sub, ended = apply_due_changes(sub, requested_on)
         events += ended
@@ -211,20 +219,27 @@ def pause(sub: Subscription, on: date) -> Result:
     return sub, [ev.SubscriptionPaused(sub.id, on)]
 
 
-def resume(sub: Subscription, on: date) -> Result:
+def resume(sub: Subscription, version: PlanVersion, on: date) -> Result:
     """Resume a paused subscription; the paused days are added on, so no paid day is lost.
 
-    The anchor, the next billing date and the end of the minimum term all move by the paused days.
+    The next billing date and the end of the minimum term move by the paused days. The anchor is
+    re-set so that the moved billing date is again a period boundary, the same number of periods
+    after the anchor as before (adding days to both would disagree once month lengths differ).
     """
     _require(sub, {SubscriptionStatus.PAUSED}, "resume")
     assert sub.paused_on is not None
     if on < sub.paused_on:
         raise InvalidDate(f"cannot resume on {on}: the subscription was paused on {sub.paused_on}")
     shift = timedelta(days=(on - sub.paused_on).days)
+    anchor, next_bill_on = sub.billing_anchor + shift, sub.next_bill_on
+    if next_bill_on is not None and shift:
+        elapsed = period_index(sub.billing_anchor, version.interval, next_bill_on)
+        next_bill_on += shift
+        anchor = boundary(next_bill_on, version.interval, -elapsed)
     sub = replace(
-        sub, status=SubscriptionStatus.ACTIVE, paused_on=None, billing_anchor=sub.billing_anchor + shift,
-        next_bill_on=sub.next_bill_on + shift if sub.next_bill_on else None,
+        sub, status=SubscriptionStatus.ACTIVE, paused_on=None, billing_anchor=anchor, next_bill_on=next_bill_on,
         min_term_end_on=sub.min_term_end_on + shift if sub.min_term_end_on else None,
+        pending_change_on=sub.pending_change_on + shift if sub.pending_change_on else None,
     )
     return sub, [ev.SubscriptionResumed(sub.id, on, shift.days)]
 

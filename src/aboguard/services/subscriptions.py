@@ -95,7 +95,8 @@ def pause_subscription(ctx: ServiceContext, subscription_id: str) -> Subscriptio
 def resume_subscription(ctx: ServiceContext, subscription_id: str) -> SubscriptionView:
     today = ctx.today()
     with ctx.uow() as uow:
-        sub, events = lifecycle.resume(uow.subscriptions.get(SubscriptionId(subscription_id)), today)
+        sub = uow.subscriptions.get(SubscriptionId(subscription_id))
+        sub, events = lifecycle.resume(sub, uow.plans.get_version(sub.plan_version_id), today)
         return _save(ctx, uow, sub, events, today)
 
 

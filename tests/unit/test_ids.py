@@ -1,0 +1,20 @@
+"""Ids are UUIDv7 and strictly increasing within a process, even under a frozen clock."""
+
+from __future__ import annotations
+
+import uuid
+
+from aboguard.ids import new_id
+
+
+def test_ids_made_in_one_millisecond_still_increase() -> None:
+    made = [new_id(1_700_000_000_000) for _ in range(5000)]  # more than the 12-bit counter holds
+    assert made == sorted(made) and len(set(made)) == len(made)
+    parsed = [uuid.UUID(i) for i in made]
+    assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
+    assert new_id(1_700_000_000_000 + 60_000) > made[-1]
+
+
+def test_the_id_carries_the_clock_millisecond() -> None:
+    made = uuid.UUID(new_id(1_800_000_000_123))
+    assert made.int >> 80 == 1_800_000_000_123
