@@ -17,15 +17,21 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 
+from aboguard.clock import TestClock
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain.catalog import PlanSpec, build_version
+from aboguard.domain.customers import CustomerSpec
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
+from aboguard.ids import SubscriptionId
 from aboguard.money import Money
-from aboguard.store import migrate, tables
+from aboguard.services import customers, plans
+from aboguard.services.context import ServiceContext
+from aboguard.store import migrate, rows, tables
 from aboguard.store.engine import make_engine, sqlite_url
 from aboguard.store.sql import SqlUnitOfWorkFactory
 
@@ -54,26 +60,31 @@ def bench_domain(n: int) -> None:
 def bench_store(url: str, n: int, label: str) -> None:
     engine = make_engine(url)
     migrate.upgrade(engine)
+    uow_factory = SqlUnitOfWorkFactory(engine)
+    ctx = ServiceContext(uow=uow_factory, clock=TestClock(NOW), merchant_tz=ZoneInfo("Europe/Berlin"))
+    plan = plans.create_plan(ctx, code=f"bench-{NOW.timestamp():.0f}-{random.randrange(10**9)}", name="Bench",
+                             spec=PlanSpec(Money(9_99, "EUR"), Interval(IntervalUnit.MONTH)))
+    customer = customers.create_customer(ctx, CustomerSpec(email="bench@example.de", name="Bench", country="DE"))
     rng = random.Random(11)
+    started = time.perf_counter()
     with engine.begin() as conn:
-        conn.execute(insert(tables.customers), [_customer_row()])
-        version_row = _version_rows()
-        conn.execute(insert(tables.products), [version_row[0]])
-        conn.execute(insert(tables.plans), [version_row[1]])
-        conn.execute(insert(tables.plan_versions), [version_row[2]])
-        started = time.perf_counter()
         batch = []
-        for i in range(n):
+        for _ in range(n):
             start = date(2024, 6, 1) + timedelta(days=rng.randrange(365))
             due = TODAY + timedelta(days=rng.randrange(-2, 29))  # about 1 in 10 due now
-            batch.append(_subscription_row(i, start, due))
+            sub = Subscription(id=SubscriptionId(ctx.new_id()), customer_id=customer.id,
+                               plan_version_id=plan.current.id, status=SubscriptionStatus.ACTIVE, start_on=start,
+                               billing_anchor=start, next_bill_on=due, created_at=NOW)
+            batch.append(rows.subscription_to_row(sub))
             if len(batch) == 10_000:
                 conn.execute(insert(tables.subscriptions), batch)
                 batch = []
         if batch:
             conn.execute(insert(tables.subscriptions), batch)
     print(f"{label}: inserted {n:,} subscriptions in {time.perf_counter() - started:.1f} s")
-    uow_factory = SqlUnitOfWorkFactory(engine)
+    if label == "postgres":  # what autovacuum does soon after a bulk load; without it the planner guesses
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE subscriptions"))
     timings = []
     for _ in range(5):
         started = time.perf_counter()
@@ -82,40 +93,16 @@ def bench_store(url: str, n: int, label: str) -> None:
         timings.append(time.perf_counter() - started)
     indexed = min(timings)
     with engine.connect() as conn:
+        # The same predicate with the index defeated (an expression on the column), as a full scan.
+        column = "date(next_bill_on, '+0 day')" if label == "sqlite" else "(next_bill_on + 0)"
         started = time.perf_counter()
-        due_total = conn.execute(select(text("count(*)")).select_from(tables.subscriptions).where(
-            text("next_bill_on + 0 <= :d" if label == "sqlite" else "next_bill_on::text <= :d")),
-            {"d": TODAY.isoformat()}).scalar_one()
+        due_total = conn.execute(text(f"SELECT count(*) FROM subscriptions WHERE {column} <= :d "
+                                      "AND status = 'active'"), {"d": TODAY}).scalar_one()
         scan = time.perf_counter() - started
     print(f"{label}: due_for_billing claimed {len(ids):,} of {due_total:,} due in {indexed * 1000:.1f} ms "
-          f"(best of 5); an unindexed scan of the same predicate took {scan * 1000:.1f} ms "
+          f"(best of 5); a full scan of the same predicate took {scan * 1000:.1f} ms "
           f"(ratio {scan / indexed:.0f}x)")
-    engine.dispose()
-
-
-def _customer_row() -> dict:
-    return {"id": "c", "kind": "consumer", "email": "bench@example.de", "name": "Bench", "country": "DE",
-            "locale": "de", "created_at": NOW, "vat_id": None, "company": None, "line1": "", "line2": "",
-            "postal_code": "", "city": "", "external_ref": None, "version": 1}
-
-
-def _version_rows() -> tuple[dict, dict, dict]:
-    product = {"id": "pr", "code": "bench", "name": "Bench", "created_at": NOW}
-    plan = {"id": "p", "code": "bench", "name": "Bench", "product_id": "pr", "audience": "consumer",
-            "current_version_id": "v", "active": True, "created_at": NOW}
-    version = {"id": "v", "plan_id": "p", "number": 1, "amount_minor": 9_99, "currency": "EUR",
-               "interval_unit": "month", "interval_count": 1, "trial_days": 0, "setup_fee_minor": None,
-               "tax_category": "standard", "tax_inclusive": True, "min_term_months": 0, "notice_days": 0,
-               "renewal": "indefinite", "renewal_term_months": 0, "payment_methods": "card", "created_at": NOW}
-    return product, plan, version
-
-
-def _subscription_row(i: int, start: date, due: date) -> dict:
-    return {"id": f"s{i:09d}", "customer_id": "c", "plan_version_id": "v", "status": "active",
-            "start_on": start, "billing_anchor": start, "next_bill_on": due, "created_at": NOW, "consumer": True,
-            "trial_end_on": None, "min_term_end_on": None, "canceled_on": None, "ends_on": None,
-            "cancel_reason": None, "paused_on": None, "pending_plan_version_id": None, "pending_change_on": None,
-            "version": 1}
+    uow_factory.close()
 
 
 def main() -> None:

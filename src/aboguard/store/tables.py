@@ -123,7 +123,6 @@ subscriptions = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_subscriptions_next_bill_on_id", "next_bill_on", "id"),
-    Index("ix_subscriptions_status", "status"),
     Index("ix_subscriptions_customer_id", "customer_id"),
 )
 

@@ -123,7 +123,6 @@ def upgrade() -> None:
                                 name="fk_subscriptions_pending_plan_version_id_plan_versions"),
     )
     op.create_index("ix_subscriptions_next_bill_on_id", "subscriptions", ["next_bill_on", "id"])
-    op.create_index("ix_subscriptions_status", "subscriptions", ["status"])
     op.create_index("ix_subscriptions_customer_id", "subscriptions", ["customer_id"])
     op.create_table(
         "events",
