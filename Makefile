@@ -31,6 +31,7 @@ test: check
 
 bench: install
 	$(BIN)/python bench/billing_periods.py
+	$(BIN)/python bench/billing_run.py --subscriptions 100000 --db sqlite
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .import_linter_cache

@@ -12,9 +12,11 @@ from sqlalchemy.engine import Engine
 
 from aboguard.clock import Clock, SystemClock, TestClock
 from aboguard.config import Settings
+from aboguard.domain.numbering import NumberPattern
+from aboguard.domain.tax import MerchantTax
 from aboguard.errors import NotInitialised
 from aboguard.services import installation
-from aboguard.services.context import ServiceContext
+from aboguard.services.context import BillingSettings, ServiceContext
 from aboguard.store import migrate
 from aboguard.store.engine import make_engine, sqlite_url
 from aboguard.store.sql import SqlUnitOfWorkFactory
@@ -33,15 +35,25 @@ def _label(url: str) -> str:
     return url
 
 
-def _context(settings: Settings, clock: Clock, engine: Engine) -> ServiceContext:
+def billing_settings(settings: Settings) -> BillingSettings:
+    return BillingSettings(
+        merchant_tax=MerchantTax(country=settings.merchant_country, vat_id=settings.merchant_vat_id,
+                                 small_business=settings.small_business, oss=settings.oss),
+        invoice_numbers=NumberPattern("invoice", settings.invoice_pattern),
+        credit_note_numbers=NumberPattern("credit_note", settings.credit_note_pattern),
+        payment_terms_days=settings.payment_terms_days)
+
+
+def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingSettings) -> ServiceContext:
     return ServiceContext(uow=SqlUnitOfWorkFactory(engine), clock=clock, merchant_tz=settings.merchant_tz,
-                          database_label=_label(database_url(settings)))
+                          database_label=_label(database_url(settings)), billing=billing)
 
 
 def build(settings: Settings) -> ServiceContext:
     """Context for an initialised installation, on the sandbox clock if it has one."""
+    billing = billing_settings(settings)  # a bad setting is reported before the database is touched
     engine = make_engine(database_url(settings))
-    ctx = _context(settings, SystemClock(), engine)
+    ctx = _context(settings, SystemClock(), engine, billing)
     try:
         if migrate.current_revision(engine) is None or not installation.is_initialised(ctx):
             raise NotInitialised(f"no aboguard installation in {ctx.database_label}: run `aboguard init` first")
@@ -56,9 +68,10 @@ def build(settings: Settings) -> ServiceContext:
 def initialise(settings: Settings, *, test_clock: bool = False, at: datetime | None = None
                ) -> tuple[ServiceContext, installation.ClockState]:
     """Create or upgrade the schema and record the installation (a sandbox if ``test_clock``)."""
+    billing = billing_settings(settings)
     engine = make_engine(database_url(settings))
     clock: Clock = TestClock(at or SystemClock().now()) if test_clock else SystemClock()
-    ctx = _context(settings, clock, engine)
+    ctx = _context(settings, clock, engine, billing)
     try:
         migrate.upgrade(engine)
         return ctx, installation.record_installation(ctx, test_clock=test_clock)

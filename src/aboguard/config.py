@@ -18,6 +18,13 @@ class Settings:
     data_dir: Path
     database_url: str | None  # None: the embedded SQLite file under data_dir
     merchant_tz: ZoneInfo
+    merchant_country: str = "DE"
+    merchant_vat_id: str | None = None
+    small_business: bool = False  # § 19 UStG Kleinunternehmer: no VAT on invoices
+    oss: bool = True  # EU consumers are charged their country's VAT (above the EUR 10,000 threshold)
+    invoice_pattern: str = "RE-{year}-{seq:06}"
+    credit_note_pattern: str = "ST-{year}-{seq:06}"
+    payment_terms_days: int = 14  # pay-by-invoice: days from issue to due date
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -28,8 +35,33 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"ABOGUARD_MERCHANT_TZ={tz_name!r} is not a known time zone such as "
                                f"Europe/Berlin") from None
+        country = env.get("ABOGUARD_MERCHANT_COUNTRY", "DE").strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise InvalidInput(f"ABOGUARD_MERCHANT_COUNTRY={country!r} must be a two-letter country code such as DE")
+        terms = env.get("ABOGUARD_PAYMENT_TERMS_DAYS", "14").strip()
+        if not terms.isdigit() or not 0 <= int(terms) <= 120:
+            raise InvalidInput(f"ABOGUARD_PAYMENT_TERMS_DAYS={terms!r} must be a number of days from 0 to 120")
         return cls(
             data_dir=Path(env.get("ABOGUARD_DATA_DIR") or "./data"),
             database_url=env.get("ABOGUARD_DATABASE_URL") or None,
             merchant_tz=tz,
+            merchant_country=country,
+            merchant_vat_id=env.get("ABOGUARD_MERCHANT_VAT_ID") or None,
+            small_business=_flag(env, "ABOGUARD_SMALL_BUSINESS", default=False),
+            oss=_flag(env, "ABOGUARD_OSS", default=True),
+            invoice_pattern=env.get("ABOGUARD_INVOICE_NUMBER_PATTERN") or "RE-{year}-{seq:06}",
+            credit_note_pattern=env.get("ABOGUARD_CREDIT_NOTE_NUMBER_PATTERN") or "ST-{year}-{seq:06}",
+            payment_terms_days=int(terms),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidInput(f"{name}={raw!r} must be 1 or 0 (true/false)")

@@ -15,10 +15,14 @@ never exceptions.
     |   +-- InvalidCustomer             customer.invalid
     |   +-- InvalidVatId                customer.invalid_vat_id
     |   +-- InvalidSubscription         subscription.invalid
+    |   +-- InvalidInvoice              invoice.invalid
+    |   +-- UnknownTaxRate              tax.unknown_rate
+    |   +-- UnbalancedEntry             ledger.unbalanced
     +-- NotFound                        not_found            404
     |   +-- PlanNotFound                plan.not_found
     |   +-- CustomerNotFound            customer.not_found
     |   +-- SubscriptionNotFound        subscription.not_found
+    |   +-- InvoiceNotFound             invoice.not_found
     +-- Conflict                        conflict             409
     |   +-- DuplicatePlanCode           plan.duplicate_code
     |   +-- DuplicateCustomer           customer.duplicate
@@ -82,6 +86,18 @@ class InvalidSubscription(InvalidInput):
     code = "subscription.invalid"
 
 
+class InvalidInvoice(InvalidInput):
+    code = "invoice.invalid"
+
+
+class UnknownTaxRate(InvalidInput):
+    code = "tax.unknown_rate"
+
+
+class UnbalancedEntry(InvalidInput):
+    code = "ledger.unbalanced"
+
+
 class NotFound(AboguardError):
     code, status = "not_found", 404
 
@@ -96,6 +112,10 @@ class CustomerNotFound(NotFound):
 
 class SubscriptionNotFound(NotFound):
     code = "subscription.not_found"
+
+
+class InvoiceNotFound(NotFound):
+    code = "invoice.not_found"
 
 
 class Conflict(AboguardError):

@@ -13,6 +13,8 @@ ProductId = NewType("ProductId", str)
 CustomerId = NewType("CustomerId", str)
 SubscriptionId = NewType("SubscriptionId", str)
 EventId = NewType("EventId", str)
+InvoiceId = NewType("InvoiceId", str)
+JournalEntryId = NewType("JournalEntryId", str)
 
 
 _lock = threading.Lock()

@@ -124,8 +124,18 @@ def test_production_installation_refuses_clock_commands(cli) -> None:
 def test_demo_seeds_once_and_shows_everything(cli) -> None:
     first = cli("demo", "--json")
     assert first["created"] is True
-    assert {p["code"] for p in first["plans"]} == {"basic-monthly", "pro-yearly", "box-reduced", "team-business"}
-    assert len(first["customers"]) == 4 and len(first["subscriptions"]) == 4
+    assert {p["code"] for p in first["plans"]} == {"basic-monthly", "premium-monthly", "pro-yearly", "box-reduced",
+                                                   "team-business"}
+    assert len(first["customers"]) == 5 and len(first["subscriptions"]) == 5
+    assert first["ledger_ok"] is True
+    numbers = [i["number"] for i in first["invoices"] if i["kind"] == "invoice"]
+    assert numbers == sorted(numbers) and len(numbers) >= 10  # a few months of billing
+    assert any(i["kind"] == "credit_note" for i in first["invoices"])
+    assert {i["tax_treatment"] for i in first["invoices"]} >= {"domestic", "oss", "reverse_charge"}
+    statuses = {s["customer_email"]: s["status"] for s in first["subscriptions"]}
+    assert statuses["emma.jones@example.ie"] in {"canceled", "ended"}
     second = cli("demo", "--json")
-    assert second["created"] is False and len(second["customers"]) == 4
-    assert "Anna Schmidt" in cli("demo")
+    assert second["created"] is False and len(second["customers"]) == 5
+    assert second["invoices"] == first["invoices"]  # shown again, not billed again
+    text = cli("demo")
+    assert "Anna Schmidt" in text and "Ledger check OK" in text

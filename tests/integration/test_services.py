@@ -101,9 +101,9 @@ def test_business_customer_upgrades_and_downgrades(ctx: ServiceContext) -> None:
     firm = customers.create_customer(ctx, CustomerSpec(email="ap@firma.example", name="Erika", country="DE",
                                                        kind=CustomerKind.BUSINESS, vat_id="DE136695976"))
     sub_id = subscriptions.create_subscription(ctx, customer_id=firm.id, plan_code="small").subscription.id
-    up, proration = subscriptions.change_subscription_plan(ctx, sub_id, "large")
-    assert up.plan.code == "large" and proration is None  # first period not billed yet: nothing to prorate
-    down, _ = subscriptions.change_subscription_plan(ctx, sub_id, "small", ChangeTiming.AUTO)
+    up, proration, document = subscriptions.change_subscription_plan(ctx, sub_id, "large")
+    assert up.plan.code == "large" and proration is None and document is None  # nothing billed yet to prorate
+    down, _, _ = subscriptions.change_subscription_plan(ctx, sub_id, "small", ChangeTiming.AUTO)
     assert down.plan.code == "large" and down.pending_plan_code == "small"
     assert down.subscription.pending_change_on == date(2025, 2, 28)
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import typer
 
+from aboguard.clock import SystemClock
 from aboguard.config import Settings
 from aboguard.domain.periods import parse_date
 from aboguard.errors import NotInitialised
 from aboguard.services import demo
 
-from . import clock, customers, plans, subscriptions
+from . import billing, clock, customers, invoices, ledger, plans, subscriptions
 from .context import context, initialise
-from .render import clock_dict, customer_dict, emit_json, plan_dict, subscription_dict
+from .render import clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
 
 app = typer.Typer(
     name="aboguard", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -23,6 +24,10 @@ app.add_typer(plans.app, name="plans")
 app.add_typer(customers.app, name="customers")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(clock.app, name="clock")
+app.add_typer(invoices.app, name="invoices")
+app.add_typer(invoices.credit_notes, name="credit-notes")
+app.add_typer(ledger.app, name="ledger")
+app.command("bill")(billing.bill)
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
@@ -51,25 +56,37 @@ def init(
 
 @app.command("demo")
 def demo_command(json_out: bool = JSON) -> None:
-    """Set up a sandbox with demo plans, customers and subscriptions (once), then show them."""
+    """Play a small merchant's first months in a sandbox (once), then show invoices and the ledger check."""
     settings = Settings.from_env()
     try:
         ctx = context()
     except NotInitialised:
-        ctx, _ = initialise(settings, test_clock=True)
+        start = SystemClock().now() - timedelta(days=demo.DEMO_DAYS)
+        ctx, _ = initialise(settings, test_clock=True, at=start)
     data = demo.seed_demo(ctx)
     if json_out:
         emit_json({"created": data.created, "plans": [plan_dict(p) for p in data.plans],
                    "customers": [customer_dict(c) for c in data.customers],
-                   "subscriptions": [subscription_dict(s) for s in data.subscriptions]})
+                   "subscriptions": [subscription_dict(s) for s in data.subscriptions],
+                   "invoices": [invoice_dict(i) for i in data.invoices],
+                   "ledger_ok": data.ledger.ok if data.ledger else None})
         return
-    what = "Seeded a demo sandbox" if data.created else "The demo sandbox is already set up"
+    what = "Played a merchant's first months in a demo sandbox" if data.created \
+        else "The demo sandbox is already set up"
     typer.echo(f"{what} in {ctx.database_label}. Sandbox date: {ctx.today().isoformat()}.\n")
+    for step in data.steps:
+        text = billing.summary(step.billing) if step.billing else step.what
+        typer.echo(f"{step.on}  {text}")
+    if data.steps:
+        typer.echo("")
     typer.echo(plans.plans_table(data.plans) + "\n")
     typer.echo(customers.customers_table(data.customers) + "\n")
     typer.echo(subscriptions.subscriptions_table(data.subscriptions) + "\n")
-    typer.echo("Try: aboguard subscriptions show ID · aboguard clock advance --days 14 · "
-               "aboguard subscriptions cancel ID")
-
-
-__all__ = ["app", "context"]
+    if data.invoices:
+        typer.echo(invoices.invoices_table(data.invoices) + "\n")
+    if data.ledger is not None:
+        verdict = "OK" if data.ledger.ok else "FAILED"
+        typer.echo(f"Ledger check {verdict}: {data.ledger.entries} entries balance; receivables of "
+                   f"{data.ledger.customers} customers equal their open invoices.\n")
+    typer.echo("Try: aboguard invoices show RE-… · aboguard clock advance --days 30 · aboguard bill · "
+               "aboguard ledger check")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import typer
 
 from aboguard.domain.catalog import Plan, PlanVersion
 from aboguard.domain.customers import Customer
+from aboguard.domain.invoicing import Invoice
 from aboguard.domain.subscriptions import Proration
 from aboguard.money import Money
 from aboguard.services.installation import ClockState
@@ -92,3 +94,27 @@ def clock_dict(state: ClockState) -> dict[str, Any]:
 
 def money(m: Money | None, locale: str = "en") -> str:
     return "" if m is None else m.format(locale)
+
+
+def invoice_dict(i: Invoice) -> dict[str, Any]:
+    return {
+        "id": i.id, "kind": i.kind.value, "number": i.number, "status": i.status.value,
+        "customer_id": i.customer_id, "subscription_id": i.subscription_id, "currency": i.currency,
+        "issued_on": i.issued_on, "due_on": i.due_on, "supply_start": i.supply_start, "supply_end": i.supply_end,
+        "buyer": {"name": i.buyer.name, "company": i.buyer.company, "email": i.buyer.email,
+                  "country": i.buyer.country, "vat_id": i.buyer.vat_id, "address": list(i.buyer.address_lines)},
+        "prices_include_tax": i.prices_include_tax, "tax_treatment": i.tax_treatment.value,
+        "tax_country": i.tax_country, "tax_note": {"de": i.tax_note_de, "en": i.tax_note_en},
+        "lines": [{"position": line.position, "kind": line.kind.value, "description": line.description,
+                   "amount": line.amount, "net": line.net, "tax_category": line.tax_category.value,
+                   "tax_rate": str(line.tax_rate), "period_start": line.period_start, "period_end": line.period_end}
+                  for line in i.lines],
+        "tax_breakdown": [{"category": g.category.value, "code": g.code, "rate": str(g.rate), "net": g.net,
+                           "tax": g.tax} for g in i.tax_groups],
+        "net": i.net, "tax": i.tax, "total": i.total, "paid": i.paid, "credited": i.credited,
+        "amount_due": i.amount_due, "corrects_id": i.corrects_id, "created_at": i.created_at,
+    }
+
+
+def percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f} %"

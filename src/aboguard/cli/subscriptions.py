@@ -15,7 +15,7 @@ from aboguard.services import subscriptions as service
 from aboguard.services.subscriptions import SubscriptionView
 
 from .context import context
-from .render import emit_json, proration_dict, subscription_dict, table
+from .render import emit_json, invoice_dict, proration_dict, subscription_dict, table
 
 ONE_DAY = timedelta(days=1)  # stored end dates are the first day without service; people read the last day
 app = typer.Typer(help="Subscriptions: subscribe, cancel, change plan, pause.", no_args_is_help=True)
@@ -80,14 +80,18 @@ def change_plan(
 ) -> None:
     """Move to another plan; upgrades are prorated."""
     timing = parse_enum(ChangeTiming, at, "--at", InvalidSubscription)
-    view, proration = service.change_subscription_plan(context(), subscription_id, plan, timing)
+    view, proration, document = service.change_subscription_plan(context(), subscription_id, plan, timing)
     if json_out:
-        emit_json({**subscription_dict(view), "proration": proration_dict(proration)})
+        emit_json({**subscription_dict(view), "proration": proration_dict(proration),
+                   "document": invoice_dict(document) if document else None})
         return
     _print(view, False)
     if proration:
         typer.echo(f"  proration    credit {proration.credit.format('en')}, charge {proration.charge.format('en')} "
                    f"for {proration.period.start}..{proration.period.last_day}")
+    if document:
+        what = "credit note" if document.is_credit_note else "invoice"
+        typer.echo(f"  settled by   {what} {document.number} over {document.total.format('en')}")
 
 
 @app.command("pause")

@@ -141,3 +141,32 @@ class SubscriptionPlanChangeScheduled(Event):
     aggregate: ClassVar[str] = "subscription"
     to_plan_version_id: str
     effective_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceIssued(Event):
+    name: ClassVar[str] = "invoice.issued"
+    aggregate: ClassVar[str] = "invoice"
+    number: str
+    customer_id: str
+    subscription_id: str
+    total: Money
+    due_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteIssued(Event):
+    name: ClassVar[str] = "credit_note.issued"
+    aggregate: ClassVar[str] = "invoice"
+    number: str
+    customer_id: str
+    total: Money
+    corrects_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceVoided(Event):
+    name: ClassVar[str] = "invoice.voided"
+    aggregate: ClassVar[str] = "invoice"
+    number: str
+    credit_note_id: str

@@ -322,3 +322,22 @@ def _require(sub: Subscription, allowed: set[SubscriptionStatus], action: str) -
         names = " or ".join(sorted(s.value for s in allowed))
         raise InvalidTransition(f"cannot {action} subscription {sub.id}: it is {sub.status.value}, "
                                 f"not {names}")
+
+
+def due_on(sub: Subscription) -> date | None:
+    """The first day on which a billing run has something to do for ``sub`` (None: nothing ever).
+
+    Something is due when a period starts (for billable states), a trial ends, a scheduled plan change
+    takes effect or a cancelled contract ends. Stored with the subscription and indexed, so a billing
+    run finds its work by one range scan however long the history is.
+    """
+    candidates: list[date] = []
+    if sub.status in BILLABLE and sub.next_bill_on is not None:
+        candidates.append(sub.next_bill_on)
+    if sub.status is SubscriptionStatus.TRIALING and sub.trial_end_on is not None:
+        candidates.append(sub.trial_end_on)
+    if sub.status in LIVE and sub.pending_change_on is not None:
+        candidates.append(sub.pending_change_on)
+    if sub.status is SubscriptionStatus.CANCELED and sub.ends_on is not None:
+        candidates.append(sub.ends_on)
+    return min(candidates) if candidates else None

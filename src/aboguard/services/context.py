@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from aboguard.clock import Clock
+from aboguard.domain.numbering import DEFAULT_CREDIT_NOTE_PATTERN, DEFAULT_INVOICE_PATTERN, NumberPattern
+from aboguard.domain.tax import MerchantTax
 from aboguard.ids import new_id
 from aboguard.store.uow import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class BillingSettings:
+    """The merchant's invoicing setup: tax status, number series and payment terms."""
+
+    merchant_tax: MerchantTax = field(default_factory=MerchantTax)
+    invoice_numbers: NumberPattern = field(default_factory=lambda: NumberPattern("invoice", DEFAULT_INVOICE_PATTERN))
+    credit_note_numbers: NumberPattern = field(
+        default_factory=lambda: NumberPattern("credit_note", DEFAULT_CREDIT_NOTE_PATTERN))
+    payment_terms_days: int = 14
 
 
 @dataclass(slots=True)
@@ -17,6 +30,7 @@ class ServiceContext:
     clock: Clock
     merchant_tz: ZoneInfo
     database_label: str = ""
+    billing: BillingSettings = field(default_factory=BillingSettings)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
+from aboguard.clock import TestClock
 from aboguard.domain.catalog import (
     Audience,
     PaymentMethodKind,
@@ -15,16 +16,22 @@ from aboguard.domain.catalog import (
     Terms,
 )
 from aboguard.domain.customers import Address, Customer, CustomerKind, CustomerSpec
+from aboguard.domain.invoicing import Invoice
 from aboguard.domain.periods import Interval, IntervalUnit
+from aboguard.errors import ClockNotAdjustable
 from aboguard.money import Money
 
-from . import customers, plans, subscriptions
+from . import billing, customers, installation, invoices, plans, subscriptions
+from .billing import BillingRunReport
 from .context import ServiceContext
+from .ledger import LedgerCheck, check_ledger
 from .subscriptions import SubscriptionView
 
 _PLANS = (
     ("basic-monthly", "Basic (monthly)", PlanSpec(
         price=Money(9_99, "EUR"), interval=Interval(IntervalUnit.MONTH), trial_days=14)),
+    ("premium-monthly", "Premium (monthly)", PlanSpec(
+        price=Money(19_99, "EUR"), interval=Interval(IntervalUnit.MONTH))),
     ("pro-yearly", "Pro (yearly)", PlanSpec(
         price=Money(99_00, "EUR"), interval=Interval(IntervalUnit.YEAR),
         terms=Terms(min_term_months=12, notice_days=30))),
@@ -44,14 +51,26 @@ _CUSTOMERS = (
                   address=Address("Lindenstraße 5", "", "10115", "Berlin"), external_ref="shop-1001"),
      "basic-monthly", 0),
     (CustomerSpec(email="lukas.gruber@example.at", name="Lukas Gruber", country="AT", locale="de",
-                  external_ref="shop-1002"), "pro-yearly", -40),
+                  external_ref="shop-1002"), "pro-yearly", 0),
     (CustomerSpec(email="emma.jones@example.ie", name="Emma Jones", country="IE", locale="en",
-                  external_ref="shop-1003"), "box-reduced", -75),
+                  external_ref="shop-1003"), "box-reduced", 3),
     (CustomerSpec(email="buchhaltung@muster-gmbh.example", name="Erika Mustermann", country="DE", locale="de",
                   kind=CustomerKind.BUSINESS, company="Muster GmbH", vat_id="DE136695976",
                   address=Address("Hauptstraße 1", "", "80331", "München"), external_ref="shop-2001"),
-     "team-business", -200),
+     "team-business", 3),
+    (CustomerSpec(email="jan.devries@example.nl", name="Jan de Vries", country="NL", locale="en",
+                  kind=CustomerKind.BUSINESS, company="De Vries B.V.", vat_id="NL004495445B01",
+                  external_ref="shop-2002"), "team-business", 10),
 )
+
+DEMO_DAYS = 95  # how far back the sandbox starts, so the story ends about today
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStep:
+    on: date
+    what: str
+    billing: BillingRunReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +79,73 @@ class DemoData:
     plans: list[Plan]
     customers: list[Customer]
     subscriptions: list[SubscriptionView]
+    steps: list[DemoStep] = field(default_factory=list)
+    invoices: list[Invoice] = field(default_factory=list)
+    ledger: LedgerCheck | None = None
 
 
 def seed_demo(ctx: ServiceContext) -> DemoData:
-    """Create the demo catalog, customers and subscriptions unless they are there already."""
+    """Play a small merchant's first months on the sandbox clock, once; afterwards just show the state.
+
+    Plans and customers are created, subscriptions start over the first days, the clock moves on and
+    billing runs issue invoices (trial conversion, renewals, an upgrade settled pro rata, a cancellation
+    that ends the contract, a goodwill credit note). Ends with the ledger check.
+    """
     created = not plans.list_plans(ctx, include_archived=True)
+    steps: list[DemoStep] = []
+    if created and not isinstance(ctx.clock, TestClock):
+        raise ClockNotAdjustable("the demo plays a few months on the sandbox clock; run it in an empty data "
+                                 "directory or on an installation made with `aboguard init --test-clock`")
     if created:
+        start = ctx.now()
         for code, name, spec in _PLANS:
             plans.create_plan(ctx, code=code, name=name, spec=spec)
-        today = ctx.today()
-        for spec, plan_code, start_offset in _CUSTOMERS:
-            customer = customers.create_customer(ctx, spec)
-            subscriptions.create_subscription(ctx, customer_id=customer.id, plan_code=plan_code,
-                                              start_on=today + timedelta(days=start_offset))
+        steps.append(DemoStep(ctx.today(), f"{len(_PLANS)} plans created"))
+        subs: dict[str, str] = {}
+        for day in sorted({offset for _, _, offset in _CUSTOMERS}):
+            _move_to(ctx, start, day)
+            for spec, plan_code, offset in _CUSTOMERS:
+                if offset == day:
+                    customer = customers.create_customer(ctx, spec)
+                    subs[spec.email] = subscriptions.create_subscription(
+                        ctx, customer_id=customer.id, plan_code=plan_code).subscription.id
+                    steps.append(DemoStep(ctx.today(), f"{spec.name} subscribes to {plan_code}"))
+            steps.append(_bill(ctx))
+        _move_to(ctx, start, 15)
+        steps.append(_bill(ctx))
+        _move_to(ctx, start, 20)
+        view = subscriptions.cancel_subscription(ctx, subs["emma.jones@example.ie"])
+        last = view.subscription.ends_on - timedelta(days=1) if view.subscription.ends_on else None
+        steps.append(DemoStep(ctx.today(), f"Emma Jones cancels box-reduced; last day {last} (minimum term)"))
+        _move_to(ctx, start, 31)
+        steps.append(_bill(ctx))
+        _move_to(ctx, start, 40)
+        _, _, document = subscriptions.change_subscription_plan(ctx, subs["anna.schmidt@example.de"],
+                                                                "premium-monthly")
+        steps.append(DemoStep(ctx.today(), "Anna Schmidt upgrades to premium-monthly"
+                              + (f"; the rest of the month is settled by {document.number} "
+                                 f"({document.total.format('en')})" if document else "")))
+        _move_to(ctx, start, 45)
+        box_invoice = invoices.list_invoices(ctx, subscription_id=subs["emma.jones@example.ie"], kind="invoice")[-1]
+        note, _ = invoices.create_credit_note(ctx, box_invoice.number or box_invoice.id, amount="5.00",
+                                              reason="box arrived damaged")
+        steps.append(DemoStep(ctx.today(), f"Goodwill credit note {note.number} over {note.total.format('en')} "
+                              f"for {box_invoice.number}"))
+        for day in (62, 93):
+            _move_to(ctx, start, day)
+            steps.append(_bill(ctx))
     return DemoData(created, plans.list_plans(ctx), customers.list_customers(ctx),
-                    subscriptions.list_subscriptions(ctx))
+                    subscriptions.list_subscriptions(ctx), steps, invoices.list_invoices(ctx, limit=1000),
+                    check_ledger(ctx))
+
+
+def _move_to(ctx: ServiceContext, start: datetime, day: int) -> None:
+    """Move the sandbox clock to ``day`` days after ``start`` (it never goes backwards)."""
+    target = start + timedelta(days=day)
+    if target > ctx.now():
+        installation.set_clock(ctx, target)
+
+
+def _bill(ctx: ServiceContext) -> DemoStep:
+    report = billing.run_billing(ctx)
+    return DemoStep(ctx.today(), "billing run", report)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from aboguard.domain import invoicing
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain.catalog import Plan, PlanVersion
+from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
+from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.periods import Period
 from aboguard.domain.subscriptions import ChangeTiming, Proration, Subscription, SubscriptionStatus
-from aboguard.ids import CustomerId, SubscriptionId
+from aboguard.errors import InvalidSubscription
+from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store.uow import UnitOfWork
 
+from . import billing
 from .context import ServiceContext
 
 
@@ -72,17 +77,57 @@ def cancel_subscription(ctx: ServiceContext, subscription_id: str, *, last_day: 
 
 
 def change_subscription_plan(ctx: ServiceContext, subscription_id: str, plan_code: str,
-                             timing: ChangeTiming = ChangeTiming.AUTO) -> tuple[SubscriptionView, Proration | None]:
-    """Upgrade now with proration or downgrade at period end (or as ``timing`` says)."""
+                             timing: ChangeTiming = ChangeTiming.AUTO
+                             ) -> tuple[SubscriptionView, Proration | None, Invoice | None]:
+    """Upgrade now with proration or downgrade at period end (or as ``timing`` says).
+
+    A change now within a period already invoiced is settled at once, in the same transaction: an
+    invoice for the difference when the new plan costs more, a credit note against the period's invoice
+    when it costs less.
+    """
     today = ctx.today()
     with ctx.uow() as uow:
         sub = uow.subscriptions.get(SubscriptionId(subscription_id))
         current = uow.plans.get_version(sub.plan_version_id)
+        current_plan = uow.plans.get(current.plan_id)
         target = uow.plans.get_by_code(plan_code)
         customer = uow.customers.get(sub.customer_id)
         lifecycle.ensure_plan_fits(target, customer)
         sub, events, proration = lifecycle.change_plan(sub, current, target.current, today=today, timing=timing)
-        return _save(ctx, uow, sub, events, today), proration
+        document = None
+        if proration is not None and not proration.net.is_zero():
+            document = _settle_proration(ctx, uow, sub, customer, proration, current, current_plan.name, target)
+        return _save(ctx, uow, sub, events, today), proration, document
+
+
+def _settle_proration(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, customer: Customer,
+                      proration: Proration, current: PlanVersion, current_name: str, target: Plan) -> Invoice:
+    lines = invoicing.proration_lines(proration, current, current_name, target.current, target.name)
+    kind, corrects = DocumentKind.INVOICE, None
+    if proration.net.is_negative():
+        kind = DocumentKind.CREDIT_NOTE
+        lines = [replace(line, amount=-line.amount) for line in lines]
+        corrects = _invoice_covering(uow, sub, proration.period.start)
+    draft = invoicing.draft(
+        InvoiceId(ctx.new_id()), kind=kind, customer_id=customer.id, subscription_id=sub.id,
+        buyer=billing.buyer_of(customer), lines=lines, decision=billing.decide_tax(ctx, customer),
+        tax_date=proration.period.start, prices_include_tax=target.current.tax_inclusive,
+        currency=proration.net.currency, created_at=ctx.now(), corrects_id=corrects.id if corrects else None)
+    (document,), events = billing.issue_documents(ctx, uow, [draft])
+    if corrects is not None:
+        updated, voided = invoicing.apply_credit(corrects, document)
+        uow.invoices.save(updated)
+        events += voided
+    uow.events.add(events, ctx.now())
+    return document
+
+
+def _invoice_covering(uow: UnitOfWork, sub: Subscription, day: date) -> Invoice:
+    for invoice in uow.invoices.list(subscription_id=sub.id, kind=DocumentKind.INVOICE, limit=10_000):
+        if invoice.supply_start and invoice.supply_end and invoice.supply_start <= day < invoice.supply_end \
+                and invoice.status is not InvoiceStatus.VOID:
+            return invoice
+    raise InvalidSubscription(f"no invoice of subscription {sub.id} covers {day}; nothing to credit the change against")
 
 
 def pause_subscription(ctx: ServiceContext, subscription_id: str) -> SubscriptionView:

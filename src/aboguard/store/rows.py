@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from aboguard.domain.catalog import (
@@ -16,9 +17,12 @@ from aboguard.domain.catalog import (
     Terms,
 )
 from aboguard.domain.customers import Address, Customer, CustomerKind
+from aboguard.domain.invoicing import Buyer, DocumentKind, Invoice, InvoiceLine, InvoiceStatus, LineKind
+from aboguard.domain.ledger import EntryKind, JournalEntry, JournalLine
 from aboguard.domain.periods import Interval, IntervalUnit
-from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
-from aboguard.ids import CustomerId, PlanId, PlanVersionId, ProductId, SubscriptionId
+from aboguard.domain.subscriptions import Subscription, SubscriptionStatus, due_on
+from aboguard.domain.tax import TaxGroup, TaxTreatment
+from aboguard.ids import CustomerId, InvoiceId, JournalEntryId, PlanId, PlanVersionId, ProductId, SubscriptionId
 from aboguard.money import Money
 
 from .uow import StoredEvent
@@ -137,6 +141,7 @@ def subscription_to_row(sub: Subscription) -> dict[str, Any]:
         "created_at": sub.created_at,
     }
     row.update({name: getattr(sub, name) for name in _SUBSCRIPTION_DATES})
+    row["due_on"] = due_on(sub)
     return row
 
 
@@ -158,3 +163,99 @@ def event_from_row(row: Row) -> StoredEvent:
     return StoredEvent(id=row["id"], name=row["name"], aggregate_type=row["aggregate_type"],
                        aggregate_id=row["aggregate_id"], payload=dict(row["payload"]),
                        occurred_at=row["occurred_at"])
+
+
+# -- invoices -----------------------------------------------------------------------------------------
+
+
+def invoice_to_row(invoice: Invoice) -> dict[str, Any]:
+    buyer = invoice.buyer
+    return {
+        "id": invoice.id, "kind": invoice.kind.value, "status": invoice.status.value, "number": invoice.number,
+        "customer_id": invoice.customer_id, "subscription_id": invoice.subscription_id,
+        "currency": invoice.currency,
+        "buyer": {"name": buyer.name, "email": buyer.email, "country": buyer.country, "locale": buyer.locale,
+                  "company": buyer.company, "vat_id": buyer.vat_id, "address_lines": list(buyer.address_lines)},
+        "tax_treatment": invoice.tax_treatment.value, "tax_country": invoice.tax_country,
+        "tax_note_de": invoice.tax_note_de, "tax_note_en": invoice.tax_note_en,
+        "prices_include_tax": invoice.prices_include_tax, "net_minor": invoice.net.minor,
+        "tax_minor": invoice.tax.minor, "total_minor": invoice.total.minor, "paid_minor": invoice.paid.minor,
+        "credited_minor": invoice.credited.minor,
+        "tax_groups": [{"category": g.category.value, "code": g.code, "rate": str(g.rate),
+                        "net_minor": g.net.minor, "tax_minor": g.tax.minor} for g in invoice.tax_groups],
+        "supply_start": invoice.supply_start, "supply_end": invoice.supply_end,
+        "payment_method": invoice.payment_method.value if invoice.payment_method else None,
+        "billing_key": invoice.billing_key, "corrects_id": invoice.corrects_id, "issued_on": invoice.issued_on,
+        "due_on": invoice.due_on, "created_at": invoice.created_at, "version": invoice.version,
+    }
+
+
+def invoice_line_rows(invoice: Invoice) -> list[dict[str, Any]]:
+    return [{"invoice_id": invoice.id, "position": line.position, "kind": line.kind.value,
+             "description": line.description, "amount_minor": line.amount.minor, "net_minor": line.net.minor,
+             "tax_category": line.tax_category.value, "tax_rate": str(line.tax_rate),
+             "period_start": line.period_start, "period_end": line.period_end,
+             "plan_version_id": line.plan_version_id} for line in invoice.lines]
+
+
+def invoice_from_rows(row: Row, lines: Sequence[Row]) -> Invoice:
+    currency = row["currency"]
+    buyer = row["buyer"]
+
+    def money(minor: int) -> Money:
+        return Money(minor, currency)
+
+    method = row["payment_method"]
+    issued = row["status"] != InvoiceStatus.DRAFT.value
+    return Invoice(
+        id=InvoiceId(row["id"]), kind=DocumentKind(row["kind"]), status=InvoiceStatus(row["status"]),
+        customer_id=CustomerId(row["customer_id"]),
+        subscription_id=SubscriptionId(row["subscription_id"]) if row["subscription_id"] else None,
+        currency=currency,
+        buyer=Buyer(name=buyer["name"], email=buyer["email"], country=buyer["country"], locale=buyer["locale"],
+                    company=buyer.get("company"), vat_id=buyer.get("vat_id"),
+                    address_lines=tuple(buyer.get("address_lines") or ())),
+        lines=tuple(InvoiceLine(
+            position=line["position"], kind=LineKind(line["kind"]), description=line["description"],
+            amount=money(line["amount_minor"]), net=money(line["net_minor"]),
+            tax_category=TaxCategory(line["tax_category"]), tax_rate=Decimal(line["tax_rate"]),
+            period_start=line["period_start"], period_end=line["period_end"],
+            plan_version_id=PlanVersionId(line["plan_version_id"]) if line["plan_version_id"] else None)
+            for line in sorted(lines, key=lambda r: r["position"])),
+        tax_groups=tuple(TaxGroup(category=TaxCategory(g["category"]), code=g["code"], rate=Decimal(g["rate"]),
+                                  net=money(g["net_minor"]), tax=money(g["tax_minor"]))
+                         for g in row["tax_groups"]),
+        tax_treatment=TaxTreatment(row["tax_treatment"]), tax_country=row["tax_country"],
+        tax_note_de=row["tax_note_de"], tax_note_en=row["tax_note_en"],
+        prices_include_tax=bool(row["prices_include_tax"]), net=money(row["net_minor"]),
+        tax=money(row["tax_minor"]), total=money(row["total_minor"]), created_at=row["created_at"],
+        supply_start=row["supply_start"], supply_end=row["supply_end"],
+        payment_method=PaymentMethodKind(method) if method else None, billing_key=row["billing_key"],
+        corrects_id=InvoiceId(row["corrects_id"]) if row["corrects_id"] else None, number=row["number"],
+        issued_on=row["issued_on"], due_on=row["due_on"],
+        amount_paid=money(row["paid_minor"]) if issued else None,
+        amount_credited=money(row["credited_minor"]) if issued else None, version=row["version"],
+    )
+
+
+# -- journal ------------------------------------------------------------------------------------------
+
+
+def entry_to_row(entry: JournalEntry) -> dict[str, Any]:
+    return {"id": entry.id, "kind": entry.kind.value, "booked_on": entry.booked_on, "created_at": entry.created_at,
+            "customer_id": entry.customer_id, "document_id": entry.document_id, "description": entry.description}
+
+
+def entry_line_rows(entry: JournalEntry) -> list[dict[str, Any]]:
+    return [{"entry_id": entry.id, "position": i + 1, "account": line.account, "currency": line.amount.currency,
+             "amount_minor": line.amount.minor} for i, line in enumerate(entry.lines)]
+
+
+def entry_from_rows(row: Row, lines: Sequence[Row]) -> JournalEntry:
+    return JournalEntry(
+        id=JournalEntryId(row["id"]), kind=EntryKind(row["kind"]), booked_on=row["booked_on"],
+        created_at=row["created_at"],
+        lines=tuple(JournalLine(line["account"], Money(line["amount_minor"], line["currency"]))
+                    for line in sorted(lines, key=lambda r: r["position"])),
+        customer_id=CustomerId(row["customer_id"]) if row["customer_id"] else None,
+        document_id=row["document_id"], description=row["description"])

@@ -10,6 +10,9 @@ from .repositories import (
     SqlCustomerRepository,
     SqlEventLog,
     SqlInstallationSettings,
+    SqlInvoiceRepository,
+    SqlLedger,
+    SqlNumberAllocator,
     SqlPlanRepository,
     SqlProductRepository,
     SqlSubscriptionRepository,
@@ -25,6 +28,9 @@ class SqlUnitOfWork:
     subscriptions: SqlSubscriptionRepository
     events: SqlEventLog
     settings: SqlInstallationSettings
+    invoices: SqlInvoiceRepository
+    numbers: SqlNumberAllocator
+    ledger: SqlLedger
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -46,6 +52,9 @@ class SqlUnitOfWork:
         self.subscriptions = SqlSubscriptionRepository(connection)
         self.events = SqlEventLog(connection)
         self.settings = SqlInstallationSettings(connection)
+        self.invoices = SqlInvoiceRepository(connection)
+        self.numbers = SqlNumberAllocator(connection)
+        self.ledger = SqlLedger(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -122,8 +122,10 @@ subscriptions = Table(
     Column("pending_change_on", Date, nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("due_on", Date, nullable=True),  # domain.subscriptions.due_on: when a billing run has work here
     Index("ix_subscriptions_next_bill_on_id", "next_bill_on", "id"),
     Index("ix_subscriptions_customer_id", "customer_id"),
+    Index("ix_subscriptions_due_on_id", "due_on", "id"),
 )
 
 events = Table(
@@ -142,4 +144,86 @@ installation_settings = Table(
     "installation_settings", metadata,
     Column("key", String(128), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+invoices = Table(
+    "invoices", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(ENUM), nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("number", String(CODE), nullable=True, unique=True),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=True),
+    Column("currency", CHAR(3), nullable=False),
+    Column("buyer", JSON, nullable=False),
+    Column("tax_treatment", String(ENUM), nullable=False),
+    Column("tax_country", CHAR(2), nullable=False),
+    Column("tax_note_de", Text, nullable=True),
+    Column("tax_note_en", Text, nullable=True),
+    Column("prices_include_tax", Boolean, nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("paid_minor", BigInteger, nullable=False),
+    Column("credited_minor", BigInteger, nullable=False),
+    Column("tax_groups", JSON, nullable=False),
+    Column("supply_start", Date, nullable=True),
+    Column("supply_end", Date, nullable=True),
+    Column("payment_method", String(ENUM), nullable=True),
+    Column("billing_key", String(128), nullable=True, unique=True),
+    Column("corrects_id", String(ID), ForeignKey("invoices.id"), nullable=True),
+    Column("issued_on", Date, nullable=True),
+    Column("due_on", Date, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_invoices_customer_id_issued_on", "customer_id", "issued_on"),
+    Index("ix_invoices_status_due_on", "status", "due_on"),
+    Index("ix_invoices_subscription_id", "subscription_id"),
+    Index("ix_invoices_corrects_id", "corrects_id"),
+    Index("ix_invoices_created_at_id", "created_at", "id"),
+)
+
+invoice_lines = Table(
+    "invoice_lines", metadata,
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(ENUM), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("tax_category", String(ENUM), nullable=False),
+    Column("tax_rate", String(16), nullable=False),  # exact Decimal as text
+    Column("period_start", Date, nullable=True),
+    Column("period_end", Date, nullable=True),
+    Column("plan_version_id", String(ID), nullable=True),
+)
+
+number_counters = Table(
+    "number_counters", metadata,
+    Column("series", String(CODE), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+)
+
+journal_entries = Table(
+    "journal_entries", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(ENUM), nullable=False),
+    Column("booked_on", Date, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("customer_id", String(ID), nullable=True),
+    Column("document_id", String(ID), nullable=True),
+    Column("description", Text, nullable=False),
+    Index("ix_journal_entries_document_id", "document_id"),
+    Index("ix_journal_entries_customer_id", "customer_id"),
+)
+
+journal_lines = Table(
+    "journal_lines", metadata,
+    Column("entry_id", String(ID), ForeignKey("journal_entries.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("account", String(128), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
+    Index("ix_journal_lines_account", "account"),
 )

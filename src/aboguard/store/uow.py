@@ -6,7 +6,7 @@ everything back, so a service that raises half-way writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Self
@@ -14,8 +14,10 @@ from typing import Any, Protocol, Self
 from aboguard.domain.catalog import Plan, PlanVersion, Product
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
+from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
+from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
-from aboguard.ids import CustomerId, PlanId, PlanVersionId, ProductId, SubscriptionId
+from aboguard.ids import CustomerId, InvoiceId, PlanId, PlanVersionId, ProductId, SubscriptionId
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class CustomerRepository(Protocol):
         ...
 
     def get(self, customer_id: CustomerId) -> Customer: ...
+    def get_many(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, Customer]: ...
     def find_by_external_ref(self, external_ref: str) -> Customer | None: ...
     def list(self, *, limit: int = 100, offset: int = 0) -> list[Customer]: ...
 
@@ -78,6 +81,53 @@ class SubscriptionRepository(Protocol):
     def due_for_billing(self, today: date, *, limit: int = 1000) -> list[SubscriptionId]:
         """Ids whose next billing date is on or before ``today``, oldest first (uses the index)."""
         ...
+
+    def claim_due(self, today: date, *, limit: int, exclude: Collection[str] = (),
+                  skip_locked: bool = False) -> list[Subscription]:
+        """Subscriptions with work due by ``today`` (trial end, period start, change, contract end),
+        oldest first; locked for this transaction and skipped by others when ``skip_locked``."""
+        ...
+
+    def save_many(self, subs: Sequence[Subscription]) -> list[Subscription]:
+        """``save`` for many at once; raises ConcurrentUpdate naming one that changed meanwhile."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    def add_many(self, documents: Sequence[Invoice]) -> None:
+        """Insert issued documents with their lines. Raises a Conflict if a billing key or number is taken."""
+        ...
+
+    def get(self, invoice_id: InvoiceId) -> Invoice: ...
+    def get_by_number(self, number: str) -> Invoice: ...
+    def find(self, ref: str) -> Invoice: ...
+    def list(self, *, customer_id: CustomerId | None = None, subscription_id: SubscriptionId | None = None,
+             status: InvoiceStatus | None = None, kind: DocumentKind | None = None, limit: int = 100,
+             offset: int = 0) -> list[Invoice]: ...
+
+    def save(self, invoice: Invoice) -> Invoice:
+        """Store status, paid and credited (issued content is immutable); optimistic on ``version``."""
+        ...
+
+    def existing_billing_keys(self, keys: Collection[str]) -> set[str]: ...
+    def open_amounts_by_customer(self) -> dict[str, dict[str, int]]: ...
+
+
+class NumberAllocator(Protocol):
+    def allocate(self, series: str, scope: str, count: int = 1) -> list[int]:
+        """The next numbers of a series, gapless: held until commit, given back by a rollback."""
+        ...
+
+    def current(self, series: str, scope: str) -> int: ...
+
+
+class Ledger(Protocol):
+    def add_many(self, entries: Sequence[JournalEntry]) -> None: ...
+    def entries_for(self, document_id: str) -> list[JournalEntry]: ...
+    def balance(self, account: str) -> dict[str, int]: ...
+    def balances(self, prefix: str) -> dict[str, dict[str, int]]: ...
+    def unbalanced_entries(self) -> list[tuple[str, str, int]]: ...
+    def count_entries(self) -> int: ...
 
 
 class EventLog(Protocol):
@@ -99,6 +149,9 @@ class UnitOfWork(Protocol):
     subscriptions: SubscriptionRepository
     events: EventLog
     settings: InstallationSettings
+    invoices: InvoiceRepository
+    numbers: NumberAllocator
+    ledger: Ledger
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -114,6 +167,7 @@ class UnitOfWorkFactory(Protocol):
 
 
 __all__ = [
-    "CustomerRepository", "EventLog", "InstallationSettings", "PlanRepository", "ProductRepository",
-    "StoredEvent", "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
+    "CustomerRepository", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger", "NumberAllocator",
+    "PlanRepository", "ProductRepository", "StoredEvent", "SubscriptionRepository", "UnitOfWork",
+    "UnitOfWorkFactory",
 ]

@@ -2,12 +2,15 @@
 
 from .customers import SqlCustomerRepository
 from .events import SqlEventLog
+from .invoices import SqlInvoiceRepository
+from .ledger import SqlLedger
+from .numbers import SqlNumberAllocator
 from .plans import SqlPlanRepository
 from .products import SqlProductRepository
 from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
-    "SqlCustomerRepository", "SqlEventLog", "SqlInstallationSettings", "SqlPlanRepository",
-    "SqlProductRepository", "SqlSubscriptionRepository",
+    "SqlCustomerRepository", "SqlEventLog", "SqlInstallationSettings", "SqlInvoiceRepository", "SqlLedger",
+    "SqlNumberAllocator", "SqlPlanRepository", "SqlProductRepository", "SqlSubscriptionRepository",
 ]

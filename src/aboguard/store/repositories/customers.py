@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
@@ -33,6 +35,14 @@ class SqlCustomerRepository:
         if row is None:
             raise CustomerNotFound(f"no customer with id {customer_id!r}")
         return rows.customer_from_row(row)
+
+    def get_many(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, Customer]:
+        """The customers with these ids (missing ones are left out), in one query."""
+        if not customer_ids:
+            return {}
+        query = select(customers).where(customers.c.id.in_(sorted(set(customer_ids))))
+        found = (rows.customer_from_row(row) for row in self._conn.execute(query).mappings())
+        return {customer.id: customer for customer in found}
 
     def find_by_external_ref(self, external_ref: str) -> Customer | None:
         row = self._conn.execute(

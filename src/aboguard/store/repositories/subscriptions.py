@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
@@ -57,6 +58,46 @@ class SqlSubscriptionRepository:
             query = query.where(subscriptions.c.status == SubscriptionStatus(status).value)
         query = query.order_by(subscriptions.c.created_at, subscriptions.c.id).limit(limit).offset(offset)
         return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def claim_due(self, today: date, *, limit: int, exclude: Collection[str] = (),
+                  skip_locked: bool = False) -> list[Subscription]:
+        """Subscriptions with work due by ``today``, oldest due first, by the ``due_on`` index.
+
+        On PostgreSQL with ``skip_locked`` the rows are locked ``FOR UPDATE SKIP LOCKED`` until the
+        caller's transaction ends, so concurrent billing processes each get different subscriptions.
+        SQLite serialises writers already (``BEGIN IMMEDIATE``).
+        """
+        query = (select(subscriptions).where(subscriptions.c.due_on <= today)
+                 .order_by(subscriptions.c.due_on, subscriptions.c.id).limit(limit))
+        if exclude:
+            query = query.where(subscriptions.c.id.not_in(sorted(exclude)))
+        if skip_locked and self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def save_many(self, subs: Sequence[Subscription]) -> list[Subscription]:
+        """Save many changed subscriptions in one statement, each with its optimistic version check."""
+        if not subs:
+            return []
+        params = []
+        for sub in subs:
+            values = rows.subscription_to_row(sub)
+            values["b_id"], values["b_version"] = values.pop("id"), values.pop("version")
+            del values["created_at"]
+            params.append(values)
+        columns = [name for name in params[0] if not name.startswith("b_")]
+        statement = (update(subscriptions)
+                     .where(subscriptions.c.id == bindparam("b_id"), subscriptions.c.version == bindparam("b_version"))
+                     .values({name: bindparam(name) for name in columns} | {"version": subscriptions.c.version + 1}))
+        result = self._conn.execute(statement, params)
+        if result.rowcount != len(subs):
+            for sub in subs:  # find the one that changed under us, to name it
+                stored = self._conn.execute(select(subscriptions.c.version).where(subscriptions.c.id == sub.id)
+                                            ).scalar()
+                if stored != sub.version + 1:
+                    raise ConcurrentUpdate(f"subscription {sub.id} was changed by someone else; run again")
+            raise ConcurrentUpdate("some subscriptions were changed by someone else; run again")
+        return [replace(sub, version=sub.version + 1) for sub in subs]
 
     def due_for_billing(self, today: date, *, limit: int = 1000) -> list[SubscriptionId]:
         query = (select(subscriptions.c.id)

@@ -1,0 +1,115 @@
+"""Double-entry bookkeeping: accounts, balanced journal entries, and the entries documents produce.
+
+A line's amount is signed: debit positive, credit negative, so every entry sums to zero per currency.
+Balances are derived by summing lines, never stored on their own. Account names are structured text
+(``receivable:<customer>``, ``revenue:<treatment>:<category>``, ``vat:<country>:<rate>``) so reports
+and the DATEV export can map them to a chart of accounts (SKR03/SKR04) without parsing documents.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from aboguard.errors import UnbalancedEntry
+from aboguard.ids import CustomerId, JournalEntryId
+from aboguard.money import Money
+
+from .invoicing import Invoice
+from .tax import TaxTreatment
+
+BANK = "bank"
+FEES = "fees"  # bank and gateway fees (Nebenkosten des Geldverkehrs)
+WRITE_OFFS = "write_offs"  # uncollectible receivables
+
+
+def receivable(customer_id: str) -> str:
+    """Accounts receivable of one customer (a Debitor); negative means the customer has a credit."""
+    return f"receivable:{customer_id}"
+
+
+def revenue(treatment: TaxTreatment, category: str) -> str:
+    return f"revenue:{treatment.value}:{category}"
+
+
+def vat_payable(country: str, rate: Decimal) -> str:
+    return f"vat:{country}:{_percent(rate)}"
+
+
+def clearing(gateway: str) -> str:
+    """Money a payment provider has confirmed but not yet paid out to the bank."""
+    return f"clearing:{gateway}"
+
+
+def _percent(rate: Decimal) -> str:
+    return format((rate * 100).normalize(), "f")
+
+
+class EntryKind(StrEnum):
+    INVOICE_ISSUED = "invoice_issued"
+    CREDIT_NOTE_ISSUED = "credit_note_issued"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    account: str
+    amount: Money  # debit positive, credit negative
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    id: JournalEntryId
+    kind: EntryKind
+    booked_on: date
+    created_at: datetime
+    lines: tuple[JournalLine, ...]
+    customer_id: CustomerId | None = None
+    document_id: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.lines) < 2:
+            raise UnbalancedEntry(f"journal entry {self.description or self.id} needs at least two lines")
+        unbalanced = {cur: total for cur, total in sums_by_currency(self.lines).items() if total}
+        if unbalanced:
+            raise UnbalancedEntry(f"journal entry {self.description or self.id} does not balance: " +
+                                  ", ".join(f"{total} minor units of {cur}" for cur, total in unbalanced.items()))
+
+
+def sums_by_currency(lines: Iterable[JournalLine]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for line in lines:
+        totals[line.amount.currency] += line.amount.minor
+    return dict(totals)
+
+
+def document_entry(document: Invoice, entry_id: JournalEntryId, created_at: datetime) -> JournalEntry:
+    """The entry an issued invoice (or, with signs reversed, a credit note) writes.
+
+    Invoice: debit the customer's receivable with the total; credit revenue per VAT group with its net
+    and VAT payable per rate with its tax.
+    """
+    if document.issued_on is None or document.number is None:
+        raise UnbalancedEntry(f"document {document.id} is not issued; only issued documents are booked")
+    sign = -1 if document.is_credit_note else 1
+    lines = [JournalLine(receivable(document.customer_id), _signed(document.total, sign))]
+    for group in document.tax_groups:
+        if not group.net.is_zero():
+            lines.append(JournalLine(revenue(document.tax_treatment, group.category.value),
+                                     _signed(group.net, -sign)))
+        if not group.tax.is_zero():
+            lines.append(JournalLine(vat_payable(document.tax_country, group.rate), _signed(group.tax, -sign)))
+    if len(lines) == 1:  # a zero document still leaves a trace that balances
+        lines.append(JournalLine(revenue(document.tax_treatment, "none"), Money.zero(document.currency)))
+    kind = EntryKind.CREDIT_NOTE_ISSUED if document.is_credit_note else EntryKind.INVOICE_ISSUED
+    return JournalEntry(id=entry_id, kind=kind, booked_on=document.issued_on, created_at=created_at,
+                        lines=tuple(lines), customer_id=document.customer_id, document_id=document.id,
+                        description=f"{'Credit note' if document.is_credit_note else 'Invoice'} {document.number}")
+
+
+def _signed(amount: Money, sign: int) -> Money:
+    return amount if sign > 0 else -amount
