@@ -52,12 +52,12 @@ def summary(report: BillingRunReport, elapsed: float | None = None) -> str:
     if not report.subscriptions and not report.failures:
         return f"Billing run for {report.as_of}: nothing was due."
     totals = ", ".join(Money(m, c).format("en") for c, m in sorted(report.totals.items())) or "nothing"
-    lines = [f"Billing run for {report.as_of}: {report.subscriptions:,} subscriptions, "
-             f"{report.invoices:,} invoices issued over {totals}"
+    lines = [f"Billing run for {report.as_of}: {_count(report.subscriptions, 'subscription')}, "
+             f"{_count(report.invoices, 'invoice')} issued over {totals}"
              + (f" in {elapsed:.1f} s" if elapsed is not None else "") + "."]
-    extra = [f"{n:,} {what}" for n, what in ((report.activated, "trials converted"),
-                                             (report.plan_changes, "scheduled plan changes applied"),
-                                             (report.ended, "contracts ended")) if n]
+    extra = [f"{_count(n, what)} {done}" for n, what, done in (
+        (report.activated, "trial", "converted"), (report.plan_changes, "scheduled plan change", "applied"),
+        (report.ended, "contract", "ended")) if n]
     if extra:
         lines.append("  " + "; ".join(extra) + ".")
     for failure in report.failures:
@@ -66,3 +66,7 @@ def summary(report: BillingRunReport, elapsed: float | None = None) -> str:
         lines.append(f"  {len(report.failures):,} subscriptions were set aside; fix them and run `aboguard bill` "
                      "again (the rest is billed and will not be billed twice).")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

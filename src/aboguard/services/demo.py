@@ -98,54 +98,55 @@ def seed_demo(ctx: ServiceContext) -> DemoData:
                                  "directory or on an installation made with `aboguard init --test-clock`")
     if created:
         start = ctx.now()
+        story = _Story(ctx, start, steps)
         for code, name, spec in _PLANS:
             plans.create_plan(ctx, code=code, name=name, spec=spec)
         steps.append(DemoStep(ctx.today(), f"{len(_PLANS)} plans created"))
         subs: dict[str, str] = {}
         for day in sorted({offset for _, _, offset in _CUSTOMERS}):
-            _move_to(ctx, start, day)
+            story.live_until(day)
             for spec, plan_code, offset in _CUSTOMERS:
                 if offset == day:
                     customer = customers.create_customer(ctx, spec)
                     subs[spec.email] = subscriptions.create_subscription(
                         ctx, customer_id=customer.id, plan_code=plan_code).subscription.id
                     steps.append(DemoStep(ctx.today(), f"{spec.name} subscribes to {plan_code}"))
-            steps.append(_bill(ctx))
-        _move_to(ctx, start, 15)
-        steps.append(_bill(ctx))
-        _move_to(ctx, start, 20)
+            story.bill()
+        story.live_until(20)
         view = subscriptions.cancel_subscription(ctx, subs["emma.jones@example.ie"])
         last = view.subscription.ends_on - timedelta(days=1) if view.subscription.ends_on else None
         steps.append(DemoStep(ctx.today(), f"Emma Jones cancels box-reduced; last day {last} (minimum term)"))
-        _move_to(ctx, start, 31)
-        steps.append(_bill(ctx))
-        _move_to(ctx, start, 40)
+        story.live_until(40)
         _, _, document = subscriptions.change_subscription_plan(ctx, subs["anna.schmidt@example.de"],
                                                                 "premium-monthly")
         steps.append(DemoStep(ctx.today(), "Anna Schmidt upgrades to premium-monthly"
-                              + (f"; the rest of the month is settled by {document.number} "
+                              + (f"; the rest of her month is settled by {document.number} "
                                  f"({document.total.format('en')})" if document else "")))
-        _move_to(ctx, start, 45)
+        story.live_until(45)
         box_invoice = invoices.list_invoices(ctx, subscription_id=subs["emma.jones@example.ie"], kind="invoice")[-1]
         note, _ = invoices.create_credit_note(ctx, box_invoice.number or box_invoice.id, amount="5.00",
                                               reason="box arrived damaged")
         steps.append(DemoStep(ctx.today(), f"Goodwill credit note {note.number} over {note.total.format('en')} "
                               f"for {box_invoice.number}"))
-        for day in (62, 93):
-            _move_to(ctx, start, day)
-            steps.append(_bill(ctx))
+        story.live_until(DEMO_DAYS - 1)
     return DemoData(created, plans.list_plans(ctx), customers.list_customers(ctx),
                     subscriptions.list_subscriptions(ctx), steps, invoices.list_invoices(ctx, limit=1000),
                     check_ledger(ctx))
 
 
-def _move_to(ctx: ServiceContext, start: datetime, day: int) -> None:
-    """Move the sandbox clock to ``day`` days after ``start`` (it never goes backwards)."""
-    target = start + timedelta(days=day)
-    if target > ctx.now():
-        installation.set_clock(ctx, target)
+class _Story:
+    """Moves the sandbox clock day by day and runs the billing every morning, as a scheduler would."""
 
+    def __init__(self, ctx: ServiceContext, start: datetime, steps: list[DemoStep]) -> None:
+        self.ctx, self.start, self.steps = ctx, start, steps
 
-def _bill(ctx: ServiceContext) -> DemoStep:
-    report = billing.run_billing(ctx)
-    return DemoStep(ctx.today(), "billing run", report)
+    def live_until(self, day: int) -> None:
+        current = (self.ctx.now() - self.start).days
+        for next_day in range(current + 1, day + 1):
+            installation.set_clock(self.ctx, self.start + timedelta(days=next_day))
+            self.bill()
+
+    def bill(self) -> None:
+        report = billing.run_billing(self.ctx)
+        if report.subscriptions or report.failures:
+            self.steps.append(DemoStep(self.ctx.today(), "billing run", report))
