@@ -93,11 +93,12 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+        if type(self.minor) is not int:  # exact type: bool is an int subclass and must be refused
             raise InvalidMoney(
                 f"money needs a whole number of minor units (an int such as 999 for 9.99), not {self.minor!r}"
             )
-        object.__setattr__(self, "currency", check_currency(self.currency))
+        if self.currency not in CURRENCY_EXPONENTS:  # fast path: already a valid upper-case code
+            object.__setattr__(self, "currency", check_currency(self.currency))
 
     # -- construction -----------------------------------------------------------------------------------
 

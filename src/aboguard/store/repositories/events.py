@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.events import Event
 from aboguard.ids import new_id
 from aboguard.store import rows
+from aboguard.store.bulk import insert_many
 from aboguard.store.tables import events
 from aboguard.store.uow import StoredEvent
 
@@ -31,7 +32,7 @@ class SqlEventLog:
         if not batch:
             return
         ids = self._ascending_ids(occurred_at, len(batch))
-        self._conn.execute(insert(events), [
+        insert_many(self._conn, events, [
             {"id": event_id, "name": event.name, "aggregate_type": event.aggregate,
              "aggregate_id": event.aggregate_id, "payload": event.payload(), "occurred_at": occurred_at}
             for event_id, event in zip(ids, batch, strict=True)

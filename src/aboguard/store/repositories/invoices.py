@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +14,7 @@ from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.errors import ConcurrentUpdate, Conflict, InvoiceNotFound
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store import rows
+from aboguard.store.bulk import insert_many
 from aboguard.store.tables import invoice_lines, invoices
 
 
@@ -32,9 +33,8 @@ class SqlInvoiceRepository:
         line_rows = [line for document in documents for line in rows.invoice_line_rows(document)]
         try:
             with self._conn.begin_nested():
-                self._conn.execute(insert(invoices), [rows.invoice_to_row(d) for d in documents])
-                if line_rows:
-                    self._conn.execute(insert(invoice_lines), line_rows)
+                insert_many(self._conn, invoices, [rows.invoice_to_row(d) for d in documents])
+                insert_many(self._conn, invoice_lines, line_rows)
         except IntegrityError as exc:
             taken = self.existing_billing_keys([d.billing_key for d in documents if d.billing_key])
             if taken:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.ledger import JournalEntry
 from aboguard.store import rows
+from aboguard.store.bulk import insert_many
 from aboguard.store.tables import journal_entries, journal_lines
 
 
@@ -20,8 +21,8 @@ class SqlLedger:
     def add_many(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
-        self._conn.execute(insert(journal_entries), [rows.entry_to_row(entry) for entry in entries])
-        self._conn.execute(insert(journal_lines), [line for entry in entries for line in rows.entry_line_rows(entry)])
+        insert_many(self._conn, journal_entries, [rows.entry_to_row(entry) for entry in entries])
+        insert_many(self._conn, journal_lines, [line for entry in entries for line in rows.entry_line_rows(entry)])
 
     def entries_for(self, document_id: str) -> list[JournalEntry]:
         heads = list(self._conn.execute(select(journal_entries).where(journal_entries.c.document_id == document_id)

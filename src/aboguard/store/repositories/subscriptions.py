@@ -6,13 +6,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
 from aboguard.errors import ConcurrentUpdate, SubscriptionNotFound
 from aboguard.ids import CustomerId, SubscriptionId
 from aboguard.store import rows
+from aboguard.store.bulk import update_many_versioned
 from aboguard.store.tables import subscriptions
 
 _BILLABLE = sorted(status.value for status in BILLABLE)
@@ -82,15 +83,10 @@ class SqlSubscriptionRepository:
         params = []
         for sub in subs:
             values = rows.subscription_to_row(sub)
-            values["b_id"], values["b_version"] = values.pop("id"), values.pop("version")
             del values["created_at"]
             params.append(values)
-        columns = [name for name in params[0] if not name.startswith("b_")]
-        statement = (update(subscriptions)
-                     .where(subscriptions.c.id == bindparam("b_id"), subscriptions.c.version == bindparam("b_version"))
-                     .values({name: bindparam(name) for name in columns} | {"version": subscriptions.c.version + 1}))
-        result = self._conn.execute(statement, params)
-        if result.rowcount != len(subs):
+        changed = update_many_versioned(self._conn, subscriptions, params)
+        if changed != len(subs):
             for sub in subs:  # find the one that changed under us, to name it
                 stored = self._conn.execute(select(subscriptions.c.version).where(subscriptions.c.id == sub.id)
                                             ).scalar()
