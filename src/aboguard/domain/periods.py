@@ -11,6 +11,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from aboguard.errors import InvalidDate, InvalidPlan
 from aboguard.money import Money
@@ -116,7 +117,9 @@ def period_index(anchor: date, interval: Interval, day: date) -> int:
     return n
 
 
+@lru_cache(maxsize=65_536)
 def period_containing(anchor: date, interval: Interval, day: date) -> Period:
+    """The period of ``anchor``'s cycle that contains ``day`` (cached: a billing run asks the same often)."""
     n = period_index(anchor, interval, day)
     return Period(boundary(anchor, interval, n), boundary(anchor, interval, n + 1))
 

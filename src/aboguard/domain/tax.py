@@ -30,6 +30,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from aboguard.errors import CurrencyMismatch, UnknownTaxRate
@@ -138,6 +139,7 @@ def _category(value: TaxCategory | str) -> TaxCategory:
         raise UnknownTaxRate(f"unknown tax category {value!r}: use standard, reduced or exempt") from None
 
 
+@lru_cache(maxsize=4096)
 def vat_rate(country: str, category: TaxCategory, on: date) -> Decimal:
     """The VAT rate of an EU member state for ``category`` on the day ``on``: Decimal("0.19") for DE standard.
 
@@ -304,7 +306,8 @@ def compute(amounts: Sequence[tuple[TaxCategory, Money]], decision: TaxDecision,
         base = sum(parts, zero)
         if prices_include_tax and rate:  # base is the group gross
             tax = _tax_in(base, rate)
-            group_net, line_nets = base - tax, _line_nets(parts, rate)
+            group_net = base - tax
+            line_nets = [group_net] if len(parts) == 1 else _line_nets(parts, rate)  # one line: its net is the group's
         else:  # base is the group net (under a zero rate also with prices that include tax)
             tax = base.multiply(rate)  # the exact product, rounded once, half away from zero
             group_net, line_nets = base, parts
@@ -324,8 +327,13 @@ def _round_half_up(value: Fraction) -> int:
 
 def _tax_in(gross: Money, rate: Decimal) -> Money:
     """The VAT contained in ``gross``: gross x rate / (1 + rate), computed exactly and rounded once, half up."""
-    share = Fraction(rate) / (1 + Fraction(rate))
-    return Money(_round_half_up(gross.minor * share), gross.currency)
+    return Money(_round_half_up(gross.minor * _share(rate)), gross.currency)
+
+
+@lru_cache(maxsize=64)
+def _share(rate: Decimal) -> Fraction:
+    """rate / (1 + rate), exactly (cached: a billing run asks for the same few rates a million times)."""
+    return Fraction(rate) / (1 + Fraction(rate))
 
 
 def _line_nets(grosses: Sequence[Money], rate: Decimal) -> list[Money]:

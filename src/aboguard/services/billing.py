@@ -28,7 +28,7 @@ from aboguard.store.uow import UnitOfWork
 
 from .context import ServiceContext
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 1000
 
 # The incentives capability plugs in here: given a subscription and its drafted lines, return discount lines.
 DiscountHook = Callable[[Subscription, Sequence[LineDraft]], list[LineDraft]]

@@ -10,6 +10,7 @@ plain tuples.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -28,10 +29,20 @@ def _processors(table: Table, columns: Sequence[str], dialect: Dialect) -> list[
 
 
 def _values(rows: Sequence[dict[str, Any]], columns: Sequence[str], processors: list[Processor]
-            ) -> list[tuple[Any, ...]]:
-    pairs = list(zip(columns, processors, strict=True))
-    return [tuple(row[name] if proc is None or row[name] is None else proc(row[name]) for name, proc in pairs)
-            for row in rows]
+            ) -> list[Any]:
+    get = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    converted = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    if not converted:
+        return [get(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(get(row))
+        for i, proc in converted:
+            value = values[i]
+            if value is not None:
+                values[i] = proc(value)
+        out.append(tuple(values))
+    return out
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
