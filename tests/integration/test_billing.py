@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -221,3 +222,21 @@ def test_ledger_stays_balanced_through_a_random_sequence_of_operations(ctx: Serv
                 subscriptions.cancel_subscription(ctx, sub_id)
         assert_ledger_ok(ctx)
     assert ledger.check_ledger(ctx).entries > 10
+
+
+def test_a_large_batch_is_written_in_bulk_and_reads_back_exactly(ctx: ServiceContext) -> None:
+    """Enough subscriptions that PostgreSQL takes the COPY path; every figure and JSON field survives it."""
+    plans.create_plan(ctx, code="basic", name="Basic", spec=PlanSpec(eur(9_99), MONTH))
+    subs = [subscribe(ctx, consumer(ctx, f"c{i}@example.de", "AT" if i % 3 else "DE").id, "basic")
+            for i in range(45)]
+    report = billing.run_billing(ctx, batch_size=100)
+    assert (report.subscriptions, report.invoices, report.batches) == (45, 45, 1)
+    found = invoices.list_invoices(ctx, limit=100)
+    assert len(found) == 45 and len({i.number for i in found}) == 45
+    assert {i.subscription_id for i in found} == set(subs)
+    austrian = next(i for i in found if i.buyer.country == "AT")
+    assert austrian.tax_treatment is TaxTreatment.OSS and austrian.tax_groups[0].rate == Decimal("0.2")
+    assert austrian.lines[0].period_start == date(2025, 1, 31) and austrian.total == eur(9_99)
+    assert invoices.get_invoice(ctx, austrian.id) == austrian
+    assert_ledger_ok(ctx)
+    assert billing.run_billing(ctx).invoices == 0

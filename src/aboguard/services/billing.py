@@ -29,6 +29,8 @@ from aboguard.store.uow import UnitOfWork
 from .context import ServiceContext
 
 DEFAULT_BATCH = 1000
+# What domain.billing.advance may change on a subscription; the run writes back only these.
+ADVANCED_FIELDS = ("status", "plan_version_id", "pending_plan_version_id", "pending_change_on", "next_bill_on")
 
 # The incentives capability plugs in here: given a subscription and its drafted lines, return discount lines.
 DiscountHook = Callable[[Subscription, Sequence[LineDraft]], list[LineDraft]]
@@ -112,7 +114,7 @@ class _Run:
         issued, events = issue_documents(self.ctx, uow, drafts)
         by_id = {invoice.id: invoice for invoice in issued}
         events = [e for adv, _ in results for e in adv.events] + events
-        uow.subscriptions.save_many([adv.subscription for adv, _ in results if adv.changed])
+        uow.subscriptions.save_many([adv.subscription for adv, _ in results if adv.changed], fields=ADVANCED_FIELDS)
         uow.events.add(events, self.ctx.now())
         self._pending = [(adv, [by_id[d.id] for d in invoices]) for adv, invoices in results]
 

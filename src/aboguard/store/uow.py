@@ -88,8 +88,9 @@ class SubscriptionRepository(Protocol):
         oldest first; locked for this transaction and skipped by others when ``skip_locked``."""
         ...
 
-    def save_many(self, subs: Sequence[Subscription]) -> list[Subscription]:
-        """``save`` for many at once; raises ConcurrentUpdate naming one that changed meanwhile."""
+    def save_many(self, subs: Sequence[Subscription], *, fields: Sequence[str] | None = None) -> None:
+        """``save`` for many at once (only ``fields`` when given); raises ConcurrentUpdate naming one that
+        changed meanwhile. The stored versions go up by one; reload before saving again."""
         ...
 
 

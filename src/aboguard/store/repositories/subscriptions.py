@@ -76,14 +76,21 @@ class SqlSubscriptionRepository:
             query = query.with_for_update(skip_locked=True)
         return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings()]
 
-    def save_many(self, subs: Sequence[Subscription]) -> list[Subscription]:
-        """Save many changed subscriptions in one statement, each with its optimistic version check."""
+    def save_many(self, subs: Sequence[Subscription], *, fields: Sequence[str] | None = None) -> None:
+        """Save many changed subscriptions in one statement, each with its optimistic version check.
+
+        ``fields`` limits the update to those columns (``due_on`` is always kept current), for callers
+        that know what they changed, such as the billing run.
+        """
         if not subs:
-            return []
+            return
+        keep = None if fields is None else {*fields, "due_on", "id", "version"}
         params = []
         for sub in subs:
             values = rows.subscription_to_row(sub)
             del values["created_at"]
+            if keep is not None:
+                values = {name: value for name, value in values.items() if name in keep}
             params.append(values)
         changed = update_many_versioned(self._conn, subscriptions, params)
         if changed != len(subs):
@@ -93,7 +100,6 @@ class SqlSubscriptionRepository:
                 if stored != sub.version + 1:
                     raise ConcurrentUpdate(f"subscription {sub.id} was changed by someone else; run again")
             raise ConcurrentUpdate("some subscriptions were changed by someone else; run again")
-        return [replace(sub, version=sub.version + 1) for sub in subs]
 
     def due_for_billing(self, today: date, *, limit: int = 1000) -> list[SubscriptionId]:
         query = (select(subscriptions.c.id)
