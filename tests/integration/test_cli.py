@@ -139,3 +139,47 @@ def test_demo_seeds_once_and_shows_everything(cli) -> None:
     assert second["invoices"] == first["invoices"]  # shown again, not billed again
     text = cli("demo")
     assert "Anna Schmidt" in text and "Ledger check OK" in text
+
+
+def test_billing_invoices_credit_notes_and_ledger_through_the_cli(sandbox) -> None:
+    sandbox("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "9,99", "--interval", "month",
+            "--json")
+    sandbox("plans", "create", "--code", "plus", "--name", "Plus", "--amount", "19.99", "--interval", "month",
+            "--json")
+    customer = sandbox("customers", "create", "--email", "anna@example.de", "--name", "Anna", "--country", "DE",
+                       "--json")
+    sub = sandbox("subscriptions", "create", "--customer", customer["id"], "--plan", "basic", "--json")
+    run = sandbox("bill", "--json")
+    assert (run["subscriptions"], run["invoices"], run["failures"]) == (1, 1, [])
+    assert run["totals"] == [{"amount_minor": 999, "currency": "EUR"}]
+    assert "nothing was due" in sandbox("bill")
+
+    listed = sandbox("invoices", "list", "--customer", customer["id"], "--json")
+    assert [i["number"] for i in listed] == ["RE-2025-000001"]
+    invoice = sandbox("invoices", "show", "RE-2025-000001", "--json")
+    assert invoice["total"] == {"amount_minor": 999, "currency": "EUR"}
+    assert invoice["tax_breakdown"] == [{"category": "standard", "code": "S", "rate": "0.19",
+                                         "net": {"amount_minor": 839, "currency": "EUR"},
+                                         "tax": {"amount_minor": 160, "currency": "EUR"}}]
+    assert invoice["due_on"] == "2025-02-14" and invoice["supply_end"] == "2025-02-28"
+    text = sandbox("invoices", "show", invoice["id"])
+    assert "Invoice RE-2025-000001" in text and "€8.39" in text
+
+    sandbox("clock", "advance", "--days", "14")  # 14 Feb: half of February is left
+    changed = sandbox("subscriptions", "change-plan", sub["id"], "--plan", "plus", "--json")
+    assert changed["document"]["number"] == "RE-2025-000002"
+    assert changed["document"]["total"] == {"amount_minor": 500, "currency": "EUR"}  # (19.99 - 9.99) x 14/28
+
+    note = sandbox("credit-notes", "create", "RE-2025-000001", "--amount", "2.00", "--reason", "goodwill", "--json")
+    assert note["credit_note"]["number"] == "ST-2025-000001" and note["invoice"]["amount_due"]["amount_minor"] == 799
+    assert "left to credit" in sandbox("credit-notes", "create", "RE-2025-000001", "--amount", "9.00", expect=2)
+    assert "no invoice or credit note" in sandbox("credit-notes", "create", "RE-2099-000001", expect=2)
+    assert "not an amount" in sandbox("credit-notes", "create", "RE-2025-000001", "--amount", "zwei", expect=2)
+    assert len(sandbox("invoices", "list", "--json")) == 3  # the refused ones wrote nothing
+
+    check = sandbox("ledger", "check", "--json")
+    assert check["ok"] is True and check["entries"] == 3 and check["mismatches"] == []
+    assert "Ledger check OK" in sandbox("ledger", "check")
+    balance = sandbox("ledger", "balance", "--customer", customer["id"], "--json")
+    assert balance["receivable"] == {"EUR": {"amount_minor": 1299, "currency": "EUR"}}
+    assert [i["number"] for i in balance["open_invoices"]] == ["RE-2025-000001", "RE-2025-000002"]
