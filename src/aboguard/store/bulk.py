@@ -10,6 +10,7 @@ plain tuples.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -34,15 +35,29 @@ def _values(rows: Sequence[dict[str, Any]], columns: Sequence[str], processors: 
     converted = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
     if not converted:
         return [get(row) for row in rows]
+    # A batch repeats the same dates and instants (issue date, due date, now) thousands of times:
+    # convert each distinct hashable value once. Dicts and lists (JSON) are converted every time.
+    memos: list[dict[Any, Any]] = [{} for _ in converted]
     out = []
     for row in rows:
         values = list(get(row))
-        for i, proc in converted:
+        for (i, proc), memo in zip(converted, memos, strict=True):
             value = values[i]
-            if value is not None:
+            if value is None:
+                continue
+            if type(value) in _MEMOIZABLE:
+                found = memo.get(value, _MISSING)
+                if found is _MISSING:
+                    found = memo[value] = proc(value)
+                values[i] = found
+            else:
                 values[i] = proc(value)
         out.append(tuple(values))
     return out
+
+
+_MISSING = object()
+_MEMOIZABLE = frozenset({date, datetime, str, int, bool})
 
 
 COPY_FROM = 32  # on PostgreSQL, this many rows or more go through COPY, the fastest way in
