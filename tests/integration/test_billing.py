@@ -240,3 +240,21 @@ def test_a_large_batch_is_written_in_bulk_and_reads_back_exactly(ctx: ServiceCon
     assert invoices.get_invoice(ctx, austrian.id) == austrian
     assert_ledger_ok(ctx)
     assert billing.run_billing(ctx).invoices == 0
+
+
+def test_ledger_check_finds_a_tampered_invoice_and_an_unbalanced_entry(ctx: ServiceContext, engine) -> None:
+    plans.create_plan(ctx, code="basic", name="Basic", spec=PlanSpec(eur(9_99), MONTH))
+    anna = consumer(ctx)
+    subscribe(ctx, anna.id, "basic")
+    billing.run_billing(ctx)
+    assert_ledger_ok(ctx)
+    with engine.begin() as conn:  # someone edits an issued invoice behind aboguard's back
+        conn.execute(text("UPDATE invoices SET total_minor = 1099"))
+    check = ledger.check_ledger(ctx)
+    assert not check.ok and [(m.customer_id, m.ledger_minor, m.open_minor) for m in check.mismatches] == [
+        (anna.id, 9_99, 10_99)]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE invoices SET total_minor = 999"))
+        conn.execute(text("UPDATE journal_lines SET amount_minor = amount_minor + 1 WHERE position = 2"))
+    check = ledger.check_ledger(ctx)
+    assert [(currency, total) for _, currency, total in check.unbalanced] == [(EUR, 1)]
