@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 import typer
 
@@ -73,7 +74,7 @@ def invoices_table(found: Sequence[Invoice]) -> str:
 def invoice_text(i: Invoice) -> str:
     title = "Credit note" if i.is_credit_note else "Invoice"
     head = [f"{title} {i.number}   {i.status.value}",
-            f"  issued {i.issued_on}, due {i.due_on}" + (f", service {i.supply_start} – {i.supply_end}"
+            f"  issued {i.issued_on}, due {i.due_on}" + (f", service {i.supply_start} – {_last_day(i)}"
                                                        if i.supply_start else ""),
             f"  to {i.buyer.company or i.buyer.name} <{i.buyer.email}> {i.buyer.country}"
             + (f", VAT ID {i.buyer.vat_id}" if i.buyer.vat_id else ""),
@@ -92,3 +93,8 @@ def invoice_text(i: Invoice) -> str:
     if i.tax_note_en:
         tail.append(f"  note: {i.tax_note_de} / {i.tax_note_en}")
     return "\n".join([*head, lines, "", groups, "", *tail])
+
+
+def _last_day(i: Invoice) -> date | None:
+    """Supply periods are stored half-open; people read the last day of service."""
+    return i.supply_end - timedelta(days=1) if i.supply_end else None
