@@ -331,3 +331,44 @@ def test_bad_number_patterns_are_refused_with_a_hint(pattern: str, message: str)
 def test_decimal_rates_stay_exact_on_lines() -> None:
     invoice = a_draft([plan_line(9_99)])
     assert invoice.lines[0].tax_rate == Decimal("0.19")
+
+
+# --- settlement: payments and write-offs -------------------------------------------------------------------
+
+
+def issued(lines: list[LineDraft], **kw: Any) -> invoicing.Invoice:
+    return invoicing.issue(a_draft(lines, **kw), number="RE-9", issued_on=date(2025, 1, 1))[0]
+
+
+def test_payments_make_an_invoice_partially_paid_then_paid_and_book_against_the_receivable() -> None:
+    invoice = issued([plan_line(9_99)])
+    part, events = invoicing.apply_payment(invoice, eur(4_00))
+    assert (part.status, part.amount_due) == (InvoiceStatus.PARTIALLY_PAID, eur(5_99))
+    assert events[0].name == "invoice.partially_paid"
+    done, events = invoicing.apply_payment(part, eur(5_99))
+    assert (done.status, done.amount_due) == (InvoiceStatus.PAID, eur(0)) and events[0].name == "invoice.paid"
+    entry = ledger.payment_entry(invoice, eur(4_00), into=ledger.clearing("sandbox"), booked_on=date(2025, 1, 2),
+                                 entry_id=JournalEntryId("p1"), created_at=CREATED)
+    assert {line.account: line.amount.minor for line in entry.lines} == {"clearing:sandbox": 400,
+                                                                         "receivable:c1": -400}
+    with pytest.raises(InvalidInvoice, match=r"has 5\.99 EUR open"):
+        invoicing.apply_payment(part, eur(6_00))
+    with pytest.raises(Exception, match="only an open invoice takes payments"):
+        invoicing.apply_payment(done, eur(1))
+
+
+def test_write_off_corrects_the_vat_of_each_rate_and_books_the_rest_as_a_loss() -> None:
+    invoice = issued([plan_line(10_70, TaxCategory.REDUCED), plan_line(11_90)])
+    part, _ = invoicing.apply_payment(invoice, eur(11_30))  # 11.30 of 22.60 paid
+    lost, events = invoicing.mark_uncollectible(part)
+    assert lost.status is InvoiceStatus.UNCOLLECTIBLE and events[0].payload()["written_off"]["amount_minor"] == 1130
+    entry = ledger.write_off_entry(part, booked_on=date(2025, 6, 1), entry_id=JournalEntryId("w1"),
+                                   created_at=CREATED)
+    amounts = {line.account: line.amount.minor for line in entry.lines}
+    assert amounts == {"receivable:c1": -11_30, "vat:DE:7": 35, "vat:DE:19": 95, "write_offs": 10_00}
+    full = ledger.write_off_entry(invoice, booked_on=date(2025, 6, 1), entry_id=JournalEntryId("w2"),
+                                  created_at=CREATED)
+    assert {line.account: line.amount.minor for line in full.lines} == {
+        "receivable:c1": -22_60, "vat:DE:7": 70, "vat:DE:19": 1_90, "write_offs": 20_00}  # the exact reverse
+    with pytest.raises(Exception, match="only an open invoice"):
+        invoicing.mark_uncollectible(lost)

@@ -170,3 +170,28 @@ class InvoiceVoided(Event):
     aggregate: ClassVar[str] = "invoice"
     number: str
     credit_note_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePaid(Event):
+    name: ClassVar[str] = "invoice.paid"
+    aggregate: ClassVar[str] = "invoice"
+    number: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePartiallyPaid(Event):
+    name: ClassVar[str] = "invoice.partially_paid"
+    aggregate: ClassVar[str] = "invoice"
+    number: str
+    amount: Money
+    still_due: Money
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceUncollectible(Event):
+    name: ClassVar[str] = "invoice.uncollectible"
+    aggregate: ClassVar[str] = "invoice"
+    number: str
+    written_off: Money

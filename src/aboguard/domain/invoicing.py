@@ -290,6 +290,35 @@ def apply_credit(invoice: Invoice, credit_note: Invoice) -> tuple[Invoice, list[
     return replace(invoice, amount_credited=credited, status=status), events
 
 
+def apply_payment(invoice: Invoice, amount: Money) -> tuple[Invoice, list[ev.Event]]:
+    """Record money received for an open invoice: partially paid, or paid once nothing is left."""
+    if invoice.is_credit_note or invoice.status not in OPEN:
+        raise InvalidTransition(f"{invoice.number or invoice.id} is {invoice.status}; only an open invoice "
+                                "takes payments")
+    if amount.currency != invoice.currency or not amount.is_positive():
+        raise InvalidInvoice(f"a payment must be a positive amount in {invoice.currency}, not {amount}")
+    due = invoice.amount_due
+    if amount > due:
+        raise InvalidInvoice(f"invoice {invoice.number} has {due} open; {amount} is more (book the surplus "
+                             "as the customer's credit instead)")
+    paid = invoice.paid + amount
+    settled = amount == due
+    updated = replace(invoice, amount_paid=paid,
+                      status=InvoiceStatus.PAID if settled else InvoiceStatus.PARTIALLY_PAID)
+    event: ev.Event = (ev.InvoicePaid(invoice.id, invoice.number or "", amount) if settled
+                       else ev.InvoicePartiallyPaid(invoice.id, invoice.number or "", amount, due - amount))
+    return updated, [event]
+
+
+def mark_uncollectible(invoice: Invoice) -> tuple[Invoice, list[ev.Event]]:
+    """Give up on what is still open (it is written off in the ledger); the claim itself is not waived."""
+    if invoice.is_credit_note or invoice.status not in OPEN:
+        raise InvalidTransition(f"{invoice.number or invoice.id} is {invoice.status}; only an open invoice "
+                                "can be marked uncollectible")
+    updated = replace(invoice, status=InvoiceStatus.UNCOLLECTIBLE)
+    return updated, [ev.InvoiceUncollectible(invoice.id, invoice.number or "", invoice.amount_due)]
+
+
 def totals_reproducible(invoice: Invoice) -> bool:
     """The invariant every stored document keeps: lines -> groups -> totals, to the cent."""
     zero = Money.zero(invoice.currency)

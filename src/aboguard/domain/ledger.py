@@ -52,6 +52,8 @@ def _percent(rate: Decimal) -> str:
 class EntryKind(StrEnum):
     INVOICE_ISSUED = "invoice_issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued"
+    PAYMENT_RECEIVED = "payment_received"
+    WRITE_OFF = "write_off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,36 @@ def document_entry(document: Invoice, entry_id: JournalEntryId, created_at: date
 
 def _signed(amount: Money, sign: int) -> Money:
     return amount if sign > 0 else -amount
+
+
+def payment_entry(invoice: Invoice, amount: Money, *, into: str, booked_on: date, entry_id: JournalEntryId,
+                  created_at: datetime) -> JournalEntry:
+    """Money received for ``invoice`` into account ``into`` (a gateway's clearing account or the bank)."""
+    return JournalEntry(id=entry_id, kind=EntryKind.PAYMENT_RECEIVED, booked_on=booked_on, created_at=created_at,
+                        lines=(JournalLine(into, amount), JournalLine(receivable(invoice.customer_id), -amount)),
+                        customer_id=invoice.customer_id, document_id=invoice.id,
+                        description=f"Payment for invoice {invoice.number}")
+
+
+def write_off_entry(invoice: Invoice, *, booked_on: date, entry_id: JournalEntryId,
+                    created_at: datetime) -> JournalEntry:
+    """Write off what is open on ``invoice``: the VAT in it is corrected (§ 17 UStG), the rest is a loss.
+
+    The open gross is spread over the invoice's VAT groups in proportion to their gross; each group's
+    share gives back its VAT at the group's own ratio, so a fully unpaid invoice reverses exactly.
+    """
+    due = invoice.amount_due
+    groups = [g for g in invoice.tax_groups if not g.gross.is_zero()]
+    lines = [JournalLine(receivable(invoice.customer_id), -due)]
+    shares = due.allocate([g.gross.minor for g in groups]) if groups else []
+    loss = Money.zero(invoice.currency)
+    for group, share in zip(groups, shares, strict=True):
+        vat = Money.from_decimal(share.to_decimal() * group.tax.to_decimal() / group.gross.to_decimal(),
+                                 invoice.currency) if not group.tax.is_zero() else Money.zero(invoice.currency)
+        if not vat.is_zero():
+            lines.append(JournalLine(vat_payable(invoice.tax_country, group.rate), vat))
+        loss += share - vat
+    lines.append(JournalLine(WRITE_OFFS, loss if groups else due))
+    return JournalEntry(id=entry_id, kind=EntryKind.WRITE_OFF, booked_on=booked_on, created_at=created_at,
+                        lines=tuple(lines), customer_id=invoice.customer_id, document_id=invoice.id,
+                        description=f"Write-off of invoice {invoice.number}")
