@@ -183,3 +183,10 @@ def test_billing_invoices_credit_notes_and_ledger_through_the_cli(sandbox) -> No
     balance = sandbox("ledger", "balance", "--customer", customer["id"], "--json")
     assert balance["receivable"] == {"EUR": {"amount_minor": 1299, "currency": "EUR"}}
     assert [i["number"] for i in balance["open_invoices"]] == ["RE-2025-000001", "RE-2025-000002"]
+
+
+def test_invoice_filters_are_checked(sandbox) -> None:
+    assert "unknown status 'open'" in sandbox("invoices", "list", "--status", "open", expect=2)
+    assert "unknown document kind 'bill'" in sandbox("invoices", "list", "--kind", "bill", expect=2)
+    assert "no invoice or credit note" in sandbox("invoices", "show", "RE-1", expect=2)
+    assert "no customer" in sandbox("ledger", "balance", "--customer", "nobody", expect=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aboguard.domain import invoicing
+from aboguard.domain.catalog import parse_enum
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.tax import TaxDecision
 from aboguard.errors import InvalidInvoice
@@ -16,8 +17,8 @@ from .context import ServiceContext
 def list_invoices(ctx: ServiceContext, *, customer_id: str | None = None, subscription_id: str | None = None,
                   status: str | None = None, kind: str | None = None, limit: int = 100, offset: int = 0
                   ) -> list[Invoice]:
-    wanted_status = invoicing.InvoiceStatus(status) if status else None
-    wanted_kind = DocumentKind(kind) if kind else None
+    wanted_status = parse_enum(InvoiceStatus, status, "status", InvalidInvoice) if status else None
+    wanted_kind = parse_enum(DocumentKind, kind, "document kind", InvalidInvoice) if kind else None
     with ctx.uow() as uow:
         return uow.invoices.list(customer_id=CustomerId(customer_id) if customer_id else None,
                                  subscription_id=SubscriptionId(subscription_id) if subscription_id else None,
