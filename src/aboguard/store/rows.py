@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from aboguard.domain.catalog import (
@@ -143,6 +144,24 @@ def subscription_to_row(sub: Subscription) -> dict[str, Any]:
     row.update({name: getattr(sub, name) for name in _SUBSCRIPTION_DATES})
     row["due_on"] = due_on(sub)
     return row
+
+
+_SUBSCRIPTION_COLUMNS: dict[str, Callable[[Subscription], Any]] = {
+    **{name: attrgetter(name) for name in ("id", "customer_id", "plan_version_id", "consumer", "cancel_reason",
+                                           "pending_plan_version_id", "version", "created_at",
+                                           *_SUBSCRIPTION_DATES)},
+    "status": lambda sub: sub.status.value,
+    "due_on": due_on,
+}
+
+
+def subscription_columns(names: Iterable[str]) -> Callable[[Subscription], dict[str, Any]]:
+    """A mapper writing only ``names`` (columns of ``subscription_to_row``), for partial bulk updates."""
+    unknown = set(names) - set(_SUBSCRIPTION_COLUMNS)
+    if unknown:
+        raise ValueError(f"not a subscription column: {', '.join(sorted(unknown))}")
+    getters = [(name, _SUBSCRIPTION_COLUMNS[name]) for name in names]
+    return lambda sub: {name: get(sub) for name, get in getters}
 
 
 def subscription_from_row(row: Row) -> Subscription:

@@ -123,7 +123,6 @@ subscriptions = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("due_on", Date, nullable=True),  # domain.subscriptions.due_on: when a billing run has work here
-    Index("ix_subscriptions_next_bill_on_id", "next_bill_on", "id"),
     Index("ix_subscriptions_customer_id", "customer_id"),
     Index("ix_subscriptions_due_on_id", "due_on", "id"),
 )

@@ -17,7 +17,14 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
+from aboguard.errors import Conflict
 from aboguard.ids import CustomerId, InvoiceId, PlanId, PlanVersionId, ProductId, SubscriptionId
+
+
+class DuplicateDocument(Conflict):
+    """An invoice or credit note with this billing key, number or id is already stored."""
+
+    code = "invoice.duplicate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,8 @@ class SubscriptionRepository(Protocol):
              limit: int = 100, offset: int = 0) -> list[Subscription]: ...
 
     def due_for_billing(self, today: date, *, limit: int = 1000) -> list[SubscriptionId]:
-        """Ids whose next billing date is on or before ``today``, oldest first (uses the index)."""
+        """Ids of billable subscriptions whose next period starts by ``today``, oldest due first (by the
+        ``due_on`` index)."""
         ...
 
     def claim_due(self, today: date, *, limit: int, exclude: Collection[str] = (),
@@ -123,11 +131,28 @@ class NumberAllocator(Protocol):
 
 
 class Ledger(Protocol):
-    def add_many(self, entries: Sequence[JournalEntry]) -> None: ...
-    def entries_for(self, document_id: str) -> list[JournalEntry]: ...
-    def balance(self, account: str) -> dict[str, int]: ...
-    def balances(self, prefix: str) -> dict[str, dict[str, int]]: ...
-    def unbalanced_entries(self) -> list[tuple[str, str, int]]: ...
+    """The journal. Amounts are signed minor units: debit positive, credit negative."""
+
+    def add_many(self, entries: Sequence[JournalEntry]) -> None:
+        """Insert entries and their lines (two bulk statements)."""
+        ...
+
+    def entries_for(self, document_id: str) -> list[JournalEntry]:
+        """The entries booked for an invoice or credit note, in the order they were made."""
+        ...
+
+    def balance(self, account: str) -> dict[str, int]:
+        """Sum per currency of one account; currencies that sum to zero are left out."""
+        ...
+
+    def balances(self, prefix: str) -> dict[str, dict[str, int]]:
+        """Sum per account and currency of every account starting with ``prefix`` (taken literally)."""
+        ...
+
+    def unbalanced_entries(self) -> list[tuple[str, str, int]]:
+        """(entry id, currency, sum) of every entry whose lines do not sum to zero in a currency."""
+        ...
+
     def count_entries(self) -> int: ...
 
 
@@ -168,7 +193,7 @@ class UnitOfWorkFactory(Protocol):
 
 
 __all__ = [
-    "CustomerRepository", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger", "NumberAllocator",
-    "PlanRepository", "ProductRepository", "StoredEvent", "SubscriptionRepository", "UnitOfWork",
+    "CustomerRepository", "DuplicateDocument", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger",
+    "NumberAllocator", "PlanRepository", "ProductRepository", "StoredEvent", "SubscriptionRepository", "UnitOfWork",
     "UnitOfWorkFactory",
 ]

@@ -13,7 +13,7 @@ from aboguard.ids import CustomerId
 from aboguard.store import rows
 from aboguard.store.tables import customers
 
-from ._base import execute_guarded
+from ._base import execute_guarded, one_of
 
 
 class SqlCustomerRepository:
@@ -40,8 +40,8 @@ class SqlCustomerRepository:
         """The customers with these ids (missing ones are left out), in one query."""
         if not customer_ids:
             return {}
-        query = select(customers).where(customers.c.id.in_(sorted(set(customer_ids))))
-        found = (rows.customer_from_row(row) for row in self._conn.execute(query).mappings())
+        query = select(customers).where(one_of(self._conn, customers.c.id, sorted(set(customer_ids))))
+        found = (rows.customer_from_row(row) for row in self._conn.execute(query).mappings().all())
         return {customer.id: customer for customer in found}
 
     def find_by_external_ref(self, external_ref: str) -> Customer | None:

@@ -57,9 +57,11 @@ class SqlEventLog:
         previous = uuid.UUID(latest).int if latest else 0
         ids = []
         for _ in range(count):
-            value = uuid.UUID(new_id(ms)).int
+            made = new_id(ms)
+            value = int(made.replace("-", ""), 16)
             if value <= previous:
                 value = previous + 1  # stays inside the random bits: the ms prefix and version are unchanged
-            ids.append(str(uuid.UUID(int=value)))
+                made = str(uuid.UUID(int=value))
+            ids.append(made)
             previous = value
         return ids

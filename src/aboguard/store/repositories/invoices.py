@@ -11,15 +11,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
-from aboguard.errors import ConcurrentUpdate, Conflict, InvoiceNotFound
+from aboguard.errors import ConcurrentUpdate, InvoiceNotFound
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store import rows
 from aboguard.store.bulk import insert_many
 from aboguard.store.tables import invoice_lines, invoices
+from aboguard.store.uow import DuplicateDocument
 
+from ._base import one_of
 
-class DuplicateDocument(Conflict):
-    code = "invoice.duplicate"
+__all__ = ["DuplicateDocument", "SqlInvoiceRepository"]
+CHUNK = 500  # ids per IN (...) list
 
 
 class SqlInvoiceRepository:
@@ -27,7 +29,11 @@ class SqlInvoiceRepository:
         self._conn = connection
 
     def add_many(self, documents: Sequence[Invoice]) -> None:
-        """Insert documents and their lines in two statements (the billing run's hot path)."""
+        """Insert documents and their lines in two statements (the billing run's hot path).
+
+        All or nothing: when a billing key, number or id is already stored (or repeated in the batch),
+        nothing of the batch is written, :class:`DuplicateDocument` names it and the transaction goes on.
+        """
         if not documents:
             return
         line_rows = [line for document in documents for line in rows.invoice_line_rows(document)]
@@ -36,12 +42,27 @@ class SqlInvoiceRepository:
                 insert_many(self._conn, invoices, [rows.invoice_to_row(d) for d in documents])
                 insert_many(self._conn, invoice_lines, line_rows)
         except IntegrityError as exc:
-            taken = self.existing_billing_keys([d.billing_key for d in documents if d.billing_key])
+            raise self._why_refused(documents, exc) from None
+
+    def _why_refused(self, documents: Sequence[Invoice], error: IntegrityError) -> Exception:
+        checks = (("billing key", invoices.c.billing_key, [d.billing_key for d in documents if d.billing_key]),
+                  ("number", invoices.c.number, [d.number for d in documents if d.number]),
+                  ("id", invoices.c.id, [d.id for d in documents]))
+        for what, column, values in checks:
+            taken = sorted(self._existing(column, values) | _repeated(values))
             if taken:
-                raise DuplicateDocument(f"already invoiced: billing key {sorted(taken)[0]} (and "
-                                        f"{len(taken) - 1} more)" if len(taken) > 1 else
-                                        f"already invoiced: billing key {next(iter(taken))}") from None
-            raise DuplicateDocument(f"a document number or id is already taken ({exc.orig})") from None
+                more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+                if what == "billing key":
+                    return DuplicateDocument(f"already invoiced: billing key {taken[0]}{more}")
+                return DuplicateDocument(f"document {what} {taken[0]}{more} is already taken")
+        return error  # not a duplicate (a missing customer or subscription): the database's own words
+
+    def _existing(self, column, values: Collection[str]) -> set[str]:  # type: ignore[no-untyped-def]
+        found: set[str] = set()
+        unique = sorted(set(values))
+        for chunk in (unique[i:i + CHUNK] for i in range(0, len(unique), CHUNK)):
+            found.update(self._conn.execute(select(column).where(one_of(self._conn, column, chunk))).scalars())
+        return found
 
     def get(self, invoice_id: InvoiceId) -> Invoice:
         found = self._load(select(invoices).where(invoices.c.id == invoice_id))
@@ -92,17 +113,18 @@ class SqlInvoiceRepository:
         return replace(invoice, version=invoice.version + 1)
 
     def existing_billing_keys(self, keys: Collection[str]) -> set[str]:
-        if not keys:
-            return set()
-        query = select(invoices.c.billing_key).where(invoices.c.billing_key.in_(sorted(set(keys))))
-        return set(self._conn.execute(query).scalars())
+        """Those of ``keys`` that an invoice or credit note already carries."""
+        return self._existing(invoices.c.billing_key, keys)
 
     def open_amounts_by_customer(self) -> dict[str, dict[str, int]]:
-        """What issued invoices say each customer still owes, per currency (minor units)."""
+        """What issued invoices say each customer still owes, per currency (minor units).
+
+        Uncollectible invoices are left out: what was open on them is written off in the ledger.
+        """
         owed = func.sum(invoices.c.total_minor - invoices.c.paid_minor - invoices.c.credited_minor)
         query = (select(invoices.c.customer_id, invoices.c.currency, owed)
                  .where(invoices.c.kind == DocumentKind.INVOICE.value,
-                        invoices.c.status != InvoiceStatus.DRAFT.value)
+                        invoices.c.status.not_in([InvoiceStatus.DRAFT.value, InvoiceStatus.UNCOLLECTIBLE.value]))
                  .group_by(invoices.c.customer_id, invoices.c.currency))
         result: dict[str, dict[str, int]] = defaultdict(dict)
         for customer_id, currency, amount in self._conn.execute(query):
@@ -110,13 +132,18 @@ class SqlInvoiceRepository:
         return dict(result)
 
     def _load(self, query) -> list[Invoice]:
-        heads = list(self._conn.execute(query).mappings())
+        heads = self._conn.execute(query).mappings().all()
         if not heads:
             return []
         lines: dict[str, list] = defaultdict(list)
         ids = [head["id"] for head in heads]
-        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            for line in self._conn.execute(select(invoice_lines).where(invoice_lines.c.invoice_id.in_(chunk))
-                                           ).mappings():
+        for chunk in (ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)):
+            query = select(invoice_lines).where(one_of(self._conn, invoice_lines.c.invoice_id, chunk))
+            for line in self._conn.execute(query).mappings():
                 lines[line["invoice_id"]].append(line)
         return [rows.invoice_from_rows(head, lines[head["id"]]) for head in heads]
+
+
+def _repeated(values: Sequence[str]) -> set[str]:
+    seen: set[str] = set()
+    return {value for value in values if value in seen or seen.add(value)}  # type: ignore[func-returns-value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -15,6 +16,8 @@ from aboguard.ids import CustomerId, SubscriptionId
 from aboguard.store import rows
 from aboguard.store.bulk import update_many_versioned
 from aboguard.store.tables import subscriptions
+
+from ._base import none_of, one_of
 
 _BILLABLE = sorted(status.value for status in BILLABLE)
 
@@ -58,7 +61,7 @@ class SqlSubscriptionRepository:
         if status is not None:
             query = query.where(subscriptions.c.status == SubscriptionStatus(status).value)
         query = query.order_by(subscriptions.c.created_at, subscriptions.c.id).limit(limit).offset(offset)
-        return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings()]
+        return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings().all()]
 
     def claim_due(self, today: date, *, limit: int, exclude: Collection[str] = (),
                   skip_locked: bool = False) -> list[Subscription]:
@@ -71,39 +74,66 @@ class SqlSubscriptionRepository:
         query = (select(subscriptions).where(subscriptions.c.due_on <= today)
                  .order_by(subscriptions.c.due_on, subscriptions.c.id).limit(limit))
         if exclude:
-            query = query.where(subscriptions.c.id.not_in(sorted(exclude)))
+            query = query.where(none_of(self._conn, subscriptions.c.id, sorted(exclude)))
         if skip_locked and self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings()]
+        return [rows.subscription_from_row(row) for row in self._conn.execute(query).mappings().all()]
 
     def save_many(self, subs: Sequence[Subscription], *, fields: Sequence[str] | None = None) -> None:
         """Save many changed subscriptions in one statement, each with its optimistic version check.
 
         ``fields`` limits the update to those columns (``due_on`` is always kept current), for callers
-        that know what they changed, such as the billing run.
+        that know what they changed, such as the billing run; a name that is no column is a ValueError.
         """
         if not subs:
             return
-        keep = None if fields is None else {*fields, "due_on", "id", "version"}
-        params = []
-        for sub in subs:
-            values = rows.subscription_to_row(sub)
-            del values["created_at"]
-            if keep is not None:
-                values = {name: value for name, value in values.items() if name in keep}
-            params.append(values)
+        if fields is None:
+            params = [rows.subscription_to_row(sub) for sub in subs]
+            for values in params:
+                del values["created_at"]
+        else:
+            names = dict.fromkeys((*fields, "due_on", "id", "version"))  # ordered, once each
+            to_row = rows.subscription_columns(names)
+            params = [to_row(sub) for sub in subs]
         changed = update_many_versioned(self._conn, subscriptions, params)
-        if changed != len(subs):
-            for sub in subs:  # find the one that changed under us, to name it
-                stored = self._conn.execute(select(subscriptions.c.version).where(subscriptions.c.id == sub.id)
-                                            ).scalar()
-                if stored != sub.version + 1:
-                    raise ConcurrentUpdate(f"subscription {sub.id} was changed by someone else; run again")
-            raise ConcurrentUpdate("some subscriptions were changed by someone else; run again")
+        if changed != len(params):
+            raise self._why_short(params)
+
+    def _why_short(self, params: Sequence[dict[str, Any]]) -> Exception:
+        """After a short bulk update: the subscription whose stored row is not what this batch wrote.
+
+        One query, no per-row round trips. A row this batch updated holds exactly the values written
+        and the version read plus one; any other row was changed by someone else (or is missing).
+        """
+        written: dict[str, dict[str, Any]] = {}
+        for values in params:
+            if values["id"] in written:
+                return ConcurrentUpdate(f"subscription {values['id']} was saved twice in one batch; "
+                                        "save each subscription once")
+            written[values["id"]] = values
+        ids = sorted(written)
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            query = select(subscriptions).where(one_of(self._conn, subscriptions.c.id, chunk))
+            for row in self._conn.execute(query).mappings():
+                mine = written.pop(row["id"])
+                if row["version"] != mine["version"] + 1 or any(
+                        row[name] != value for name, value in mine.items() if name not in ("id", "version")):
+                    return ConcurrentUpdate(
+                        f"subscription {row['id']} was changed by someone else (version {row['version']}, "
+                        f"expected {mine['version']}); reload it and try again")
+        if written:
+            return SubscriptionNotFound(f"no subscription with id {min(written)!r}")
+        return ConcurrentUpdate("some subscriptions were changed by someone else; reload them and try again")
 
     def due_for_billing(self, today: date, *, limit: int = 1000) -> list[SubscriptionId]:
+        """Ids of billable subscriptions whose next period starts by ``today``, oldest due first.
+
+        A range scan of the ``due_on`` index: for a billable subscription ``due_on`` is never later than
+        ``next_bill_on``, so the first condition only narrows the search.
+        """
         query = (select(subscriptions.c.id)
-                 .where(subscriptions.c.next_bill_on <= today, subscriptions.c.status.in_(_BILLABLE))
-                 .order_by(subscriptions.c.next_bill_on, subscriptions.c.id)
+                 .where(subscriptions.c.due_on <= today, subscriptions.c.next_bill_on <= today,
+                        subscriptions.c.status.in_(_BILLABLE))
+                 .order_by(subscriptions.c.due_on, subscriptions.c.id)
                  .limit(limit))
         return [SubscriptionId(sub_id) for sub_id in self._conn.execute(query).scalars()]

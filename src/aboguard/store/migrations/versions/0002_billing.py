@@ -1,5 +1,8 @@
 """Billing: invoices and their lines, gapless number counters, the journal, and due dates for claims.
 
+``subscriptions.due_on`` (``domain.subscriptions.due_on``, backfilled here) replaces ``next_bill_on`` as
+the indexed column by which billing work is found.
+
 Revision ID: 0002_billing
 Revises: 0001_foundation
 Create Date: 2026-11-29
@@ -33,6 +36,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("due_on", sa.Date(), nullable=True))
     _backfill_due_on()
     op.create_index("ix_subscriptions_due_on_id", "subscriptions", ["due_on", "id"])
+    # Work is found by due_on now; an index on next_bill_on would only slow down every billing update.
+    op.drop_index("ix_subscriptions_next_bill_on_id", table_name="subscriptions")
     op.create_table(
         "invoices",
         sa.Column("id", ID, nullable=False),
@@ -150,6 +155,7 @@ def downgrade() -> None:
     op.drop_table("number_counters")
     op.drop_table("invoice_lines")
     op.drop_table("invoices")
+    op.create_index("ix_subscriptions_next_bill_on_id", "subscriptions", ["next_bill_on", "id"])
     op.drop_index("ix_subscriptions_due_on_id", table_name="subscriptions")
     with op.batch_alter_table("subscriptions") as batch:
         batch.drop_column("due_on")
