@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 from typing import Any, ClassVar
 
 from aboguard.money import Money
@@ -22,7 +23,12 @@ class Event:
     aggregate_id: str
 
     def payload(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {name: _plain(getattr(self, name)) for name in _field_names(type(self))}
+
+
+@cache
+def _field_names(kind: type[Event]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
 
 def _plain(value: Any) -> Any:

@@ -22,6 +22,7 @@ from aboguard.ids import CustomerId, InvoiceId, PlanVersionId, SubscriptionId
 from aboguard.money import Money
 
 from . import events as ev
+from ._evolve import evolve
 from .catalog import PaymentMethodKind, PlanVersion, TaxCategory
 from .periods import Period
 from .subscriptions import Proration
@@ -200,8 +201,8 @@ def issue(invoice: Invoice, *, number: str, issued_on: date, pay_by_invoice_days
     status = InvoiceStatus.ISSUED
     if not invoice.is_credit_note and invoice.total.is_zero():
         status = InvoiceStatus.PAID  # nothing to collect (a free period, a fully discounted invoice)
-    issued = replace(invoice, status=status, number=number, issued_on=issued_on, due_on=due, amount_paid=zero,
-                     amount_credited=zero)
+    issued = evolve(invoice, status=status, number=number, issued_on=issued_on, due_on=due, amount_paid=zero,
+                    amount_credited=zero)
     event: ev.Event
     if invoice.is_credit_note:
         event = ev.CreditNoteIssued(issued.id, number, issued.customer_id, issued.total, issued.corrects_id or "")

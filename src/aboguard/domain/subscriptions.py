@@ -24,6 +24,7 @@ from aboguard.ids import CustomerId, PlanVersionId, SubscriptionId
 from aboguard.money import Money
 
 from . import events as ev
+from ._evolve import evolve
 from .catalog import Audience, Plan, PlanVersion, RenewalMode
 from .customers import Customer, CustomerKind
 from .periods import Period, add_months, boundary, first_boundary_on_or_after, period_containing, period_index, prorate
@@ -300,7 +301,7 @@ def mark_billed(sub: Subscription, period: Period) -> Subscription:
         raise InvalidTransition(f"period {period.start}..{period.end} is not the next one to bill "
                                 f"(next billing date {sub.next_bill_on})")
     done = sub.ends_on is not None and period.end >= sub.ends_on
-    return replace(sub, next_bill_on=None if done else period.end)
+    return evolve(sub, next_bill_on=None if done else period.end)
 
 
 def _switch(sub: Subscription, new: PlanVersion, today: date, proration: Proration | None,

@@ -9,8 +9,10 @@ subscription that cannot be billed is set aside with its error and the run goes 
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -68,6 +70,32 @@ def run_billing(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, limit: 
     today = ctx.today()
     report = BillingRunReport(as_of=today)
     run = _Run(ctx, today, report, discounts)
+    with _frozen_heap():
+        _run_batches(ctx, run, report, batch_size, limit, on_batch)
+    return report
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the garbage collector from re-scanning everything that existed before the run.
+
+    A run allocates millions of short-lived objects, and each full collection would walk every module,
+    cache and compiled statement again (measured: about a fifth of the run's time).
+    """
+    gc.collect()
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])  # fewer young collections; batches are small
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def _run_batches(ctx: ServiceContext, run: _Run, report: BillingRunReport, batch_size: int, limit: int | None,
+                 on_batch: Callable[[BillingRunReport], None] | None) -> None:
+    today = report.as_of
     while limit is None or report.subscriptions + len(report.failures) < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.subscriptions - len(report.failures))
         with ctx.uow() as uow:
@@ -88,7 +116,6 @@ def run_billing(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, limit: 
         report.batches += 1
         if on_batch is not None:
             on_batch(report)
-    return report
 
 
 class _Run:
