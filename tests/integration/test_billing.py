@@ -258,3 +258,21 @@ def test_ledger_check_finds_a_tampered_invoice_and_an_unbalanced_entry(ctx: Serv
         conn.execute(text("UPDATE journal_lines SET amount_minor = amount_minor + 1 WHERE position = 2"))
     check = ledger.check_ledger(ctx)
     assert [(currency, total) for _, currency, total in check.unbalanced] == [(EUR, 1)]
+
+
+def test_a_period_already_invoiced_is_never_invoiced_again_even_if_the_subscription_says_so(
+        ctx: ServiceContext, engine) -> None:
+    plans.create_plan(ctx, code="basic", name="Basic", spec=PlanSpec(eur(9_99), MONTH))
+    stale = subscribe(ctx, consumer(ctx).id, "basic")
+    billing.run_billing(ctx)
+    fresh = subscribe(ctx, consumer(ctx, "b@example.de").id, "basic")
+    with engine.begin() as conn:  # as if a restore from backup lost the subscription's progress
+        conn.execute(text("UPDATE subscriptions SET next_bill_on = start_on, due_on = start_on WHERE id = :id"),
+                     {"id": stale})
+    report = billing.run_billing(ctx)
+    assert report.invoices == 1 and [f.subscription_id for f in report.failures] == [stale]
+    assert "already invoiced" in report.failures[0].message
+    assert len(invoices.list_invoices(ctx, subscription_id=stale)) == 1
+    assert len(invoices.list_invoices(ctx, subscription_id=fresh)) == 1
+    assert [i.number for i in invoices.list_invoices(ctx)] == ["RE-2025-000001", "RE-2025-000002"]  # no gap
+    assert_ledger_ok(ctx)

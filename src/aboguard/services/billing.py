@@ -23,8 +23,8 @@ from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event, SubscriptionActivated, SubscriptionEnded, SubscriptionPlanChanged
 from aboguard.domain.invoicing import Buyer, DocumentKind, Invoice, LineDraft
 from aboguard.domain.numbering import NumberPattern
-from aboguard.domain.subscriptions import Subscription
-from aboguard.errors import AboguardError, CustomerNotFound, InvalidTransition
+from aboguard.domain.subscriptions import Subscription, due_on
+from aboguard.errors import AboguardError, CustomerNotFound, InvalidInput, InvalidTransition
 from aboguard.ids import InvoiceId, JournalEntryId, PlanVersionId, SubscriptionId
 from aboguard.store.uow import UnitOfWork
 
@@ -66,7 +66,7 @@ def run_billing(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, limit: 
                 discounts: DiscountHook = no_discounts) -> BillingRunReport:
     """Bill everything due as of the clock's today; returns what was done."""
     if batch_size < 1:
-        raise AboguardError("the batch size must be at least 1")
+        raise InvalidInput(f"the batch size must be at least 1, not {batch_size}")
     today = ctx.today()
     report = BillingRunReport(as_of=today)
     run = _Run(ctx, today, report, discounts)
@@ -165,6 +165,9 @@ class _Run:
         try:
             with self.ctx.uow() as uow:
                 sub = uow.subscriptions.get(sub_id)
+                due = due_on(sub)
+                if due is None or due > self.today:
+                    return  # billed by another process meanwhile
                 self.process(uow, [sub])
                 uow.commit()
                 self.count([sub])
