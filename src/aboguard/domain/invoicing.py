@@ -127,6 +127,7 @@ class Invoice:
     due_on: date | None = None
     amount_paid: Money | None = None
     amount_credited: Money | None = None
+    collect_on: date | None = None  # when the collection run should charge it (auto-collected methods only)
     version: int = 1
 
     @property
@@ -201,8 +202,10 @@ def issue(invoice: Invoice, *, number: str, issued_on: date, pay_by_invoice_days
     status = InvoiceStatus.ISSUED
     if not invoice.is_credit_note and invoice.total.is_zero():
         status = InvoiceStatus.PAID  # nothing to collect (a free period, a fully discounted invoice)
+    collect = due if (status is InvoiceStatus.ISSUED and not invoice.is_credit_note
+                      and invoice.payment_method in AUTO_COLLECTED) else None
     issued = evolve(invoice, status=status, number=number, issued_on=issued_on, due_on=due, amount_paid=zero,
-                    amount_credited=zero)
+                    amount_credited=zero, collect_on=collect)
     event: ev.Event
     if invoice.is_credit_note:
         event = ev.CreditNoteIssued(issued.id, number, issued.customer_id, issued.total, issued.corrects_id or "")
@@ -288,7 +291,8 @@ def apply_credit(invoice: Invoice, credit_note: Invoice) -> tuple[Invoice, list[
         events.append(ev.InvoiceVoided(invoice.id, invoice.number or "", credit_note.id))
     elif invoice.total - invoice.paid - credited <= Money.zero(invoice.currency) and status in OPEN:
         status = InvoiceStatus.PAID
-    return replace(invoice, amount_credited=credited, status=status), events
+    collect_on = invoice.collect_on if status in OPEN else None
+    return replace(invoice, amount_credited=credited, status=status, collect_on=collect_on), events
 
 
 def apply_payment(invoice: Invoice, amount: Money) -> tuple[Invoice, list[ev.Event]]:
@@ -304,11 +308,22 @@ def apply_payment(invoice: Invoice, amount: Money) -> tuple[Invoice, list[ev.Eve
                              "as the customer's credit instead)")
     paid = invoice.paid + amount
     settled = amount == due
-    updated = replace(invoice, amount_paid=paid,
+    updated = replace(invoice, amount_paid=paid, collect_on=None if settled else invoice.collect_on,
                       status=InvoiceStatus.PAID if settled else InvoiceStatus.PARTIALLY_PAID)
     event: ev.Event = (ev.InvoicePaid(invoice.id, invoice.number or "", amount) if settled
                        else ev.InvoicePartiallyPaid(invoice.id, invoice.number or "", amount, due - amount))
     return updated, [event]
+
+
+def reverse_payment(invoice: Invoice, amount: Money) -> Invoice:
+    """Money received earlier went back (a SEPA return, a chargeback): the invoice is open again."""
+    if amount.currency != invoice.currency or not amount.is_positive() or amount > invoice.paid:
+        raise InvalidInvoice(f"cannot reverse {amount} on {invoice.number}: {invoice.paid} was paid")
+    paid = invoice.paid - amount
+    status = InvoiceStatus.ISSUED if paid.is_zero() else InvoiceStatus.PARTIALLY_PAID
+    if invoice.status in {InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}:
+        status = invoice.status
+    return replace(invoice, amount_paid=paid, status=status)
 
 
 def mark_uncollectible(invoice: Invoice) -> tuple[Invoice, list[ev.Event]]:
@@ -316,7 +331,7 @@ def mark_uncollectible(invoice: Invoice) -> tuple[Invoice, list[ev.Event]]:
     if invoice.is_credit_note or invoice.status not in OPEN:
         raise InvalidTransition(f"{invoice.number or invoice.id} is {invoice.status}; only an open invoice "
                                 "can be marked uncollectible")
-    updated = replace(invoice, status=InvoiceStatus.UNCOLLECTIBLE)
+    updated = replace(invoice, status=InvoiceStatus.UNCOLLECTIBLE, collect_on=None)
     return updated, [ev.InvoiceUncollectible(invoice.id, invoice.number or "", invoice.amount_due)]
 
 

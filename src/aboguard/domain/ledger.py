@@ -53,6 +53,8 @@ class EntryKind(StrEnum):
     INVOICE_ISSUED = "invoice_issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued"
     PAYMENT_RECEIVED = "payment_received"
+    PAYMENT_REVERSED = "payment_reversed"
+    FEE = "fee"
     WRITE_OFF = "write_off"
 
 
@@ -148,3 +150,21 @@ def write_off_entry(invoice: Invoice, *, booked_on: date, entry_id: JournalEntry
     return JournalEntry(id=entry_id, kind=EntryKind.WRITE_OFF, booked_on=booked_on, created_at=created_at,
                         lines=tuple(lines), customer_id=invoice.customer_id, document_id=invoice.id,
                         description=f"Write-off of invoice {invoice.number}")
+
+
+def reversal_entry(invoice: Invoice, amount: Money, *, out_of: str, booked_on: date, entry_id: JournalEntryId,
+                   created_at: datetime, reason: str = "") -> JournalEntry:
+    """A payment went back: the customer owes ``amount`` again; it leaves ``out_of`` (clearing or bank)."""
+    return JournalEntry(id=entry_id, kind=EntryKind.PAYMENT_REVERSED, booked_on=booked_on, created_at=created_at,
+                        lines=(JournalLine(receivable(invoice.customer_id), amount), JournalLine(out_of, -amount)),
+                        customer_id=invoice.customer_id, document_id=invoice.id,
+                        description=f"Payment for invoice {invoice.number} returned" + (f" ({reason})" if reason
+                                                                                         else ""))
+
+
+def fee_entry(amount: Money, *, out_of: str, booked_on: date, entry_id: JournalEntryId, created_at: datetime,
+              document_id: str | None = None, description: str = "Fee") -> JournalEntry:
+    """A fee the bank or gateway kept (e.g. for a returned debit): an expense paid out of ``out_of``."""
+    return JournalEntry(id=entry_id, kind=EntryKind.FEE, booked_on=booked_on, created_at=created_at,
+                        lines=(JournalLine(FEES, amount), JournalLine(out_of, -amount)), document_id=document_id,
+                        description=description)

@@ -10,6 +10,7 @@ from aboguard.clock import Clock
 from aboguard.domain.numbering import DEFAULT_CREDIT_NOTE_PATTERN, DEFAULT_INVOICE_PATTERN, NumberPattern
 from aboguard.domain.tax import MerchantTax
 from aboguard.ids import new_id
+from aboguard.payments.gateway import PaymentGateway
 from aboguard.store.uow import UnitOfWorkFactory
 
 
@@ -31,6 +32,7 @@ class ServiceContext:
     merchant_tz: ZoneInfo
     database_label: str = ""
     billing: BillingSettings = field(default_factory=BillingSettings)
+    gateway: PaymentGateway | None = None  # the configured payment provider (the offline sandbox by default)
 
     def now(self) -> datetime:
         return self.clock.now()
