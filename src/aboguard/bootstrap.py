@@ -6,7 +6,10 @@ The only module that imports the storage adapter. Delivery code (CLI, later API 
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -15,10 +18,12 @@ from aboguard.config import Settings
 from aboguard.domain.numbering import NumberPattern
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import NotInitialised
+from aboguard.payments.sandbox import SandboxGateway
 from aboguard.services import installation
 from aboguard.services.context import BillingSettings, ServiceContext
 from aboguard.store import migrate
 from aboguard.store.engine import make_engine, sqlite_url
+from aboguard.store.secrets import DeferredSecrets, NoSecrets, SecretBox, Secrets, generate_hint, key_file_secrets
 from aboguard.store.sql import SqlUnitOfWorkFactory
 
 
@@ -35,6 +40,20 @@ def _label(url: str) -> str:
     return url
 
 
+def secrets_for(settings: Settings) -> SecretBox:
+    """The key that encrypts IBANs and gateway tokens: ABOGUARD_SECRET_KEY, else ``<data_dir>/secret.key``
+    (made with mode 0600 the first time a secret is stored). An external database without a data directory
+    needs the variable; until then only reading or writing a secret fails, with that message."""
+    if settings.secret_key:
+        return Secrets(settings.secret_key, source="ABOGUARD_SECRET_KEY")
+    key_file = settings.secret_key_file
+    if key_file is not None:
+        return DeferredSecrets(lambda: key_file_secrets(key_file))
+    return NoSecrets("ABOGUARD_SECRET_KEY is not set: with an external database (ABOGUARD_DATABASE_URL) and no "
+                     "ABOGUARD_DATA_DIR, IBANs and payment tokens need that key to be encrypted; "
+                     + generate_hint())
+
+
 def billing_settings(settings: Settings) -> BillingSettings:
     return BillingSettings(
         merchant_tax=MerchantTax(country=settings.merchant_country, vat_id=settings.merchant_vat_id,
@@ -45,8 +64,44 @@ def billing_settings(settings: Settings) -> BillingSettings:
 
 
 def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingSettings) -> ServiceContext:
-    return ServiceContext(uow=SqlUnitOfWorkFactory(engine), clock=clock, merchant_tz=settings.merchant_tz,
-                          database_label=_label(database_url(settings)), billing=billing)
+    uow = SqlUnitOfWorkFactory(engine, secrets_for(settings))
+    ctx = ServiceContext(uow=uow, clock=clock, merchant_tz=settings.merchant_tz,
+                         database_label=_label(database_url(settings)), billing=billing)
+    ctx.gateway = _LazyGateway(lambda: _sandbox(settings, ctx))  # type: ignore[assignment]
+    return ctx
+
+
+def _sandbox(settings: Settings, ctx: ServiceContext) -> SandboxGateway:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SandboxGateway(settings.data_dir / "sandbox-gateway.db", _ContextClock(ctx))
+
+
+class _LazyGateway:
+    """Opens the gateway on first use, so commands that never charge touch no gateway file."""
+
+    name = "sandbox"
+
+    def __init__(self, make: Callable[[], SandboxGateway]) -> None:
+        self._make = make
+        self._gateway: SandboxGateway | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._gateway is None:
+            self._gateway = self._make()
+        return getattr(self._gateway, attribute)
+
+
+class _ContextClock:
+    """The gateway reads the context's clock, which ``build`` may swap for the stored sandbox clock."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    def now(self) -> datetime:
+        return self._ctx.clock.now()
+
+    def today(self, tz: ZoneInfo | str) -> date:
+        return self._ctx.clock.today(tz)
 
 
 def build(settings: Settings) -> ServiceContext:

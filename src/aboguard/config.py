@@ -25,6 +25,8 @@ class Settings:
     invoice_pattern: str = "RE-{year}-{seq:06}"
     credit_note_pattern: str = "ST-{year}-{seq:06}"
     payment_terms_days: int = 14  # pay-by-invoice: days from issue to due date
+    secret_key: str | None = None  # ABOGUARD_SECRET_KEY: Fernet key(s) for IBANs and tokens at rest
+    secret_key_file: Path | None = None  # used without ABOGUARD_SECRET_KEY; None: there is no data directory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,9 +43,14 @@ class Settings:
         terms = env.get("ABOGUARD_PAYMENT_TERMS_DAYS", "14").strip()
         if not terms.isdigit() or not 0 <= int(terms) <= 120:
             raise InvalidInput(f"ABOGUARD_PAYMENT_TERMS_DAYS={terms!r} must be a number of days from 0 to 120")
+        data_dir = Path(env.get("ABOGUARD_DATA_DIR") or "./data")
+        database_url = env.get("ABOGUARD_DATABASE_URL") or None
+        # The key file lives in the data directory: the default one for the embedded SQLite database, an
+        # explicit ABOGUARD_DATA_DIR with an external database. Otherwise ABOGUARD_SECRET_KEY is needed.
+        has_data_dir = database_url is None or bool(env.get("ABOGUARD_DATA_DIR"))
         return cls(
-            data_dir=Path(env.get("ABOGUARD_DATA_DIR") or "./data"),
-            database_url=env.get("ABOGUARD_DATABASE_URL") or None,
+            data_dir=data_dir,
+            database_url=database_url,
             merchant_tz=tz,
             merchant_country=country,
             merchant_vat_id=env.get("ABOGUARD_MERCHANT_VAT_ID") or None,
@@ -52,6 +59,8 @@ class Settings:
             invoice_pattern=env.get("ABOGUARD_INVOICE_NUMBER_PATTERN") or "RE-{year}-{seq:06}",
             credit_note_pattern=env.get("ABOGUARD_CREDIT_NOTE_NUMBER_PATTERN") or "ST-{year}-{seq:06}",
             payment_terms_days=int(terms),
+            secret_key=(env.get("ABOGUARD_SECRET_KEY") or "").strip() or None,
+            secret_key_file=data_dir / "secret.key" if has_data_dir else None,
         )
 
 

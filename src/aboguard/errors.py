@@ -18,20 +18,24 @@ never exceptions.
     |   +-- InvalidInvoice              invoice.invalid
     |   +-- UnknownTaxRate              tax.unknown_rate
     |   +-- UnbalancedEntry             ledger.unbalanced
+    |   +-- InvalidPaymentMethod        payment_method.invalid
     +-- NotFound                        not_found            404
     |   +-- PlanNotFound                plan.not_found
     |   +-- CustomerNotFound            customer.not_found
     |   +-- SubscriptionNotFound        subscription.not_found
     |   +-- InvoiceNotFound             invoice.not_found
+    |   +-- PaymentMethodNotFound       payment_method.not_found
     +-- Conflict                        conflict             409
     |   +-- DuplicatePlanCode           plan.duplicate_code
     |   +-- DuplicateCustomer           customer.duplicate
+    |   +-- DuplicateMandateReference   payment_method.duplicate_mandate_reference
     |   +-- InvalidTransition           subscription.invalid_transition
     |   +-- ConcurrentUpdate            concurrent_update
     |   +-- NotInitialised              installation.not_initialised
     |   +-- AlreadyInitialised          installation.already_initialised
     +-- Forbidden                       forbidden            403
-        +-- ClockNotAdjustable          clock.not_adjustable
+    |   +-- ClockNotAdjustable          clock.not_adjustable
+    +-- SecretsUnavailable              secrets.unavailable  500
 """
 
 from __future__ import annotations
@@ -98,6 +102,10 @@ class UnbalancedEntry(InvalidInput):
     code = "ledger.unbalanced"
 
 
+class InvalidPaymentMethod(InvalidInput):
+    code = "payment_method.invalid"
+
+
 class NotFound(AboguardError):
     code, status = "not_found", 404
 
@@ -118,6 +126,10 @@ class InvoiceNotFound(NotFound):
     code = "invoice.not_found"
 
 
+class PaymentMethodNotFound(NotFound):
+    code = "payment_method.not_found"
+
+
 class Conflict(AboguardError):
     code, status = "conflict", 409
 
@@ -128,6 +140,10 @@ class DuplicatePlanCode(Conflict):
 
 class DuplicateCustomer(Conflict):
     code = "customer.duplicate"
+
+
+class DuplicateMandateReference(Conflict):
+    code = "payment_method.duplicate_mandate_reference"
 
 
 class InvalidTransition(Conflict):
@@ -152,3 +168,9 @@ class Forbidden(AboguardError):
 
 class ClockNotAdjustable(Forbidden):
     code = "clock.not_adjustable"
+
+
+class SecretsUnavailable(AboguardError):
+    """Encrypted data (IBANs, gateway tokens) cannot be read or written: no usable secret key."""
+
+    code = "secrets.unavailable"

@@ -15,6 +15,7 @@ SubscriptionId = NewType("SubscriptionId", str)
 EventId = NewType("EventId", str)
 InvoiceId = NewType("InvoiceId", str)
 JournalEntryId = NewType("JournalEntryId", str)
+PaymentMethodId = NewType("PaymentMethodId", str)
 
 
 _lock = threading.Lock()

@@ -18,7 +18,7 @@ from datetime import date
 
 from aboguard.domain import invoicing, ledger, tax
 from aboguard.domain.billing import Advance, advance
-from aboguard.domain.catalog import PlanVersion
+from aboguard.domain.catalog import PaymentMethodKind, PlanVersion
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event, SubscriptionActivated, SubscriptionEnded, SubscriptionPlanChanged
 from aboguard.domain.invoicing import Buyer, DocumentKind, Invoice, LineDraft
@@ -130,11 +130,14 @@ class _Run:
         self._pending: list[tuple[Advance, list[Invoice]]] = []
 
     def process(self, uow: UnitOfWork, subs: Sequence[Subscription]) -> None:
-        customers = uow.customers.get_many([sub.customer_id for sub in subs])
+        customer_ids = [sub.customer_id for sub in subs]
+        customers = uow.customers.get_many(customer_ids)
+        methods = uow.payment_methods.defaults_for(customer_ids)
         results: list[tuple[Advance, list[Invoice]]] = []
         for sub in subs:
             try:
-                results.append(self._bill(uow, sub, customers.get(sub.customer_id)))
+                method = methods.get(sub.customer_id)
+                results.append(self._bill(uow, sub, customers.get(sub.customer_id), method.kind if method else None))
             except AboguardError as exc:
                 self._fail(sub.id, exc.message)
         drafts = [draft for _, invoices in results for draft in invoices]
@@ -179,7 +182,8 @@ class _Run:
             self.set_aside.add(sub_id)
             self.report.failures.append(BillingFailure(sub_id, message))
 
-    def _bill(self, uow: UnitOfWork, sub: Subscription, customer: Customer | None) -> tuple[Advance, list[Invoice]]:
+    def _bill(self, uow: UnitOfWork, sub: Subscription, customer: Customer | None,
+              method: PaymentMethodKind | None = None) -> tuple[Advance, list[Invoice]]:
         if customer is None:
             raise CustomerNotFound(f"subscription {sub.id} names customer {sub.customer_id}, which does not exist")
         adv = advance(sub, lambda vid: self._version(uow, vid), lambda v: self._plan_name(uow, v), self.today)
@@ -195,7 +199,9 @@ class _Run:
                 InvoiceId(self.ctx.new_id()), customer_id=customer.id, subscription_id=sub.id, buyer=buyer_of(customer),
                 lines=lines, decision=decision, tax_date=charge.period.start,
                 prices_include_tax=charge.version.tax_inclusive, currency=charge.version.price.currency,
-                created_at=self.ctx.now(), billing_key=charge.billing_key))
+                created_at=self.ctx.now(), billing_key=charge.billing_key,
+                # The customer's default method, if the plan takes it; otherwise the invoice is paid by transfer.
+                payment_method=method if method in charge.version.payment_methods else None))
         return adv, invoices
 
     def _version(self, uow: UnitOfWork, version_id: str) -> PlanVersion:

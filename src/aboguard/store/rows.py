@@ -20,12 +20,23 @@ from aboguard.domain.catalog import (
 from aboguard.domain.customers import Address, Customer, CustomerKind
 from aboguard.domain.invoicing import Buyer, DocumentKind, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from aboguard.domain.ledger import EntryKind, JournalEntry, JournalLine
+from aboguard.domain.payment_methods import PaymentMethod, PaymentMethodStatus
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus, due_on
 from aboguard.domain.tax import TaxGroup, TaxTreatment
-from aboguard.ids import CustomerId, InvoiceId, JournalEntryId, PlanId, PlanVersionId, ProductId, SubscriptionId
+from aboguard.ids import (
+    CustomerId,
+    InvoiceId,
+    JournalEntryId,
+    PaymentMethodId,
+    PlanId,
+    PlanVersionId,
+    ProductId,
+    SubscriptionId,
+)
 from aboguard.money import Money
 
+from .secrets import SecretBox
 from .uow import StoredEvent
 
 Row = Mapping[str, Any]
@@ -278,3 +289,35 @@ def entry_from_rows(row: Row, lines: Sequence[Row]) -> JournalEntry:
                     for line in sorted(lines, key=lambda r: r["position"])),
         customer_id=CustomerId(row["customer_id"]) if row["customer_id"] else None,
         document_id=row["document_id"], description=row["description"])
+
+
+# -- payment methods ----------------------------------------------------------------------------------
+
+
+def payment_method_to_row(method: PaymentMethod, secrets: SecretBox) -> dict[str, Any]:
+    """The row with the gateway token and IBAN encrypted by ``secrets`` (never stored in plain text)."""
+    return {
+        "id": method.id, "customer_id": method.customer_id, "kind": method.kind.value,
+        "is_default": method.is_default, "status": method.status.value,
+        "gateway_token_enc": secrets.encrypt(method.gateway_token) if method.gateway_token else None,
+        "brand": method.brand, "last4": method.last4, "exp_month": method.exp_month,
+        "exp_year": method.exp_year, "payer_email": method.payer_email,
+        "iban_enc": secrets.encrypt(method.iban) if method.iban else None, "iban_last4": method.iban_last4,
+        "bic": method.bic, "account_holder": method.account_holder,
+        "mandate_reference": method.mandate_reference, "mandate_signed_on": method.mandate_signed_on,
+        "created_at": method.created_at, "version": method.version,
+    }
+
+
+def payment_method_from_row(row: Row, secrets: SecretBox) -> PaymentMethod:
+    token, iban = row["gateway_token_enc"], row["iban_enc"]
+    return PaymentMethod(
+        id=PaymentMethodId(row["id"]), customer_id=CustomerId(row["customer_id"]),
+        kind=PaymentMethodKind(row["kind"]), is_default=bool(row["is_default"]),
+        status=PaymentMethodStatus(row["status"]), created_at=row["created_at"],
+        gateway_token=secrets.decrypt(token) if token else None, brand=row["brand"], last4=row["last4"],
+        exp_month=row["exp_month"], exp_year=row["exp_year"], payer_email=row["payer_email"],
+        iban=secrets.decrypt(iban) if iban else None, bic=row["bic"], account_holder=row["account_holder"],
+        mandate_reference=row["mandate_reference"], mandate_signed_on=row["mandate_signed_on"],
+        version=row["version"],
+    )

@@ -13,10 +13,12 @@ from .repositories import (
     SqlInvoiceRepository,
     SqlLedger,
     SqlNumberAllocator,
+    SqlPaymentMethodRepository,
     SqlPlanRepository,
     SqlProductRepository,
     SqlSubscriptionRepository,
 )
+from .secrets import SecretBox
 
 
 class SqlUnitOfWork:
@@ -31,9 +33,11 @@ class SqlUnitOfWork:
     invoices: SqlInvoiceRepository
     numbers: SqlNumberAllocator
     ledger: SqlLedger
+    payment_methods: SqlPaymentMethodRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
+        self.secrets = secrets  # None: reading or writing an IBAN or token raises SecretsUnavailable
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -55,6 +59,7 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepository(connection)
         self.numbers = SqlNumberAllocator(connection)
         self.ledger = SqlLedger(connection)
+        self.payment_methods = SqlPaymentMethodRepository(connection, self.secrets)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -82,13 +87,14 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """Makes a new :class:`SqlUnitOfWork` per call, all on one engine."""
+    """Makes a new :class:`SqlUnitOfWork` per call, all on one engine (and one secret key, if given)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
+        self.secrets = secrets
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.secrets)
 
     def close(self) -> None:
         """Close the engine's pooled connections (call when the process is done with the database)."""

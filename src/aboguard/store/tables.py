@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from .types import UtcDateTime
@@ -225,4 +226,31 @@ journal_lines = Table(
     Column("currency", CHAR(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     Index("ix_journal_lines_account", "account"),
+)
+
+payment_methods = Table(
+    "payment_methods", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("kind", String(ENUM), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("gateway_token_enc", Text, nullable=True),  # Fernet ciphertext (store.secrets), never plain
+    Column("brand", String(ENUM), nullable=True),
+    Column("last4", String(4), nullable=True),
+    Column("exp_month", Integer, nullable=True),
+    Column("exp_year", Integer, nullable=True),
+    Column("payer_email", Text, nullable=True),
+    Column("iban_enc", Text, nullable=True),  # Fernet ciphertext
+    Column("iban_last4", String(4), nullable=True),
+    Column("bic", String(11), nullable=True),
+    Column("account_holder", Text, nullable=True),
+    Column("mandate_reference", String(35), nullable=True, unique=True),
+    Column("mandate_signed_on", Date, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_payment_methods_customer_id", "customer_id"),
+    # at most one default per customer, enforced by the database (a partial unique index)
+    Index("ix_payment_methods_one_default", "customer_id", unique=True,
+          sqlite_where=text("is_default"), postgresql_where=text("is_default")),
 )

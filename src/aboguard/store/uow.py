@@ -16,9 +16,10 @@ from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.ledger import JournalEntry
+from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
 from aboguard.errors import Conflict
-from aboguard.ids import CustomerId, InvoiceId, PlanId, PlanVersionId, ProductId, SubscriptionId
+from aboguard.ids import CustomerId, InvoiceId, PaymentMethodId, PlanId, PlanVersionId, ProductId, SubscriptionId
 
 
 class DuplicateDocument(Conflict):
@@ -156,6 +157,44 @@ class Ledger(Protocol):
     def count_entries(self) -> int: ...
 
 
+class PaymentMethodRepository(Protocol):
+    """Payment methods; gateway tokens and IBANs are encrypted at rest and decrypted when read."""
+
+    def add(self, method: PaymentMethod) -> PaymentMethod:
+        """Insert; it becomes the default when asked (the old default is unset in the same transaction) or
+        when the customer has none. Raises DuplicateMandateReference. Returns the method as stored."""
+        ...
+
+    def get(self, method_id: PaymentMethodId) -> PaymentMethod:
+        """Raises PaymentMethodNotFound."""
+        ...
+
+    def list_for_customer(self, customer_id: CustomerId, *, include_removed: bool = False) -> list[PaymentMethod]:
+        """Oldest first."""
+        ...
+
+    def default_for(self, customer_id: CustomerId) -> PaymentMethod | None: ...
+
+    def defaults_for(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, PaymentMethod]:
+        """The default method of each customer that has one, in one query."""
+        ...
+
+    def find_by_mandate_reference(self, reference: str) -> PaymentMethod | None:
+        """Compared case-insensitively."""
+        ...
+
+    def mandate_reference_taken(self, reference: str) -> bool: ...
+
+    def count_for_customer(self, customer_id: CustomerId) -> int:
+        """All methods ever added for the customer, removed ones included."""
+        ...
+
+    def save(self, method: PaymentMethod) -> PaymentMethod:
+        """Optimistic on ``version``; returns it with version + 1. Unset the old default before saving a
+        new one (at most one default per customer)."""
+        ...
+
+
 class EventLog(Protocol):
     def add(self, events: Iterable[Event], occurred_at: datetime) -> None: ...
     def list(self, *, aggregate_id: str | None = None, limit: int = 1000) -> list[StoredEvent]: ...
@@ -178,6 +217,7 @@ class UnitOfWork(Protocol):
     invoices: InvoiceRepository
     numbers: NumberAllocator
     ledger: Ledger
+    payment_methods: PaymentMethodRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -194,6 +234,6 @@ class UnitOfWorkFactory(Protocol):
 
 __all__ = [
     "CustomerRepository", "DuplicateDocument", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger",
-    "NumberAllocator", "PlanRepository", "ProductRepository", "StoredEvent", "SubscriptionRepository", "UnitOfWork",
-    "UnitOfWorkFactory",
+    "NumberAllocator", "PaymentMethodRepository", "PlanRepository", "ProductRepository", "StoredEvent",
+    "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
 ]

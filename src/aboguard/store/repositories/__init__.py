@@ -5,6 +5,7 @@ from .events import SqlEventLog
 from .invoices import SqlInvoiceRepository
 from .ledger import SqlLedger
 from .numbers import SqlNumberAllocator
+from .payment_methods import SqlPaymentMethodRepository
 from .plans import SqlPlanRepository
 from .products import SqlProductRepository
 from .settings import SqlInstallationSettings
@@ -12,5 +13,6 @@ from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
     "SqlCustomerRepository", "SqlEventLog", "SqlInstallationSettings", "SqlInvoiceRepository", "SqlLedger",
-    "SqlNumberAllocator", "SqlPlanRepository", "SqlProductRepository", "SqlSubscriptionRepository",
+    "SqlNumberAllocator", "SqlPaymentMethodRepository", "SqlPlanRepository", "SqlProductRepository",
+    "SqlSubscriptionRepository",
 ]
