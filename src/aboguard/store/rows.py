@@ -217,6 +217,7 @@ def invoice_to_row(invoice: Invoice) -> dict[str, Any]:
         "payment_method": invoice.payment_method.value if invoice.payment_method else None,
         "billing_key": invoice.billing_key, "corrects_id": invoice.corrects_id, "issued_on": invoice.issued_on,
         "due_on": invoice.due_on, "created_at": invoice.created_at, "version": invoice.version,
+        "collect_on": invoice.collect_on,
     }
 
 
@@ -265,6 +266,7 @@ def invoice_from_rows(row: Row, lines: Sequence[Row]) -> Invoice:
         issued_on=row["issued_on"], due_on=row["due_on"],
         amount_paid=money(row["paid_minor"]) if issued else None,
         amount_credited=money(row["credited_minor"]) if issued else None, version=row["version"],
+        collect_on=row["collect_on"],
     )
 
 

@@ -9,10 +9,12 @@ from sqlalchemy.engine import Connection, Engine
 from .repositories import (
     SqlCustomerRepository,
     SqlEventLog,
+    SqlGatewayEventLog,
     SqlInstallationSettings,
     SqlInvoiceRepository,
     SqlLedger,
     SqlNumberAllocator,
+    SqlPaymentAttempts,
     SqlPaymentMethodRepository,
     SqlPlanRepository,
     SqlProductRepository,
@@ -34,6 +36,8 @@ class SqlUnitOfWork:
     numbers: SqlNumberAllocator
     ledger: SqlLedger
     payment_methods: SqlPaymentMethodRepository
+    attempts: SqlPaymentAttempts
+    gateway_events: SqlGatewayEventLog
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -60,6 +64,8 @@ class SqlUnitOfWork:
         self.numbers = SqlNumberAllocator(connection)
         self.ledger = SqlLedger(connection)
         self.payment_methods = SqlPaymentMethodRepository(connection, self.secrets)
+        self.attempts = SqlPaymentAttempts(connection)
+        self.gateway_events = SqlGatewayEventLog(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -176,6 +176,8 @@ invoices = Table(
     Column("due_on", Date, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("collect_on", Date, nullable=True),  # when the collection run charges it (auto-collected methods)
+    Index("ix_invoices_collect_on_id", "collect_on", "id"),
     Index("ix_invoices_customer_id_issued_on", "customer_id", "issued_on"),
     Index("ix_invoices_status_due_on", "status", "due_on"),
     Index("ix_invoices_subscription_id", "subscription_id"),
@@ -253,4 +255,41 @@ payment_methods = Table(
     # at most one default per customer, enforced by the database (a partial unique index)
     Index("ix_payment_methods_one_default", "customer_id", unique=True,
           sqlite_where=text("is_default"), postgresql_where=text("is_default")),
+)
+
+payment_attempts = Table(
+    "payment_attempts", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("method_kind", String(ENUM), nullable=False),
+    Column("payment_method_id", String(ID), nullable=True),
+    Column("gateway", String(64), nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("provider_payment_id", String(128), nullable=True),
+    Column("raw_code", String(64), nullable=True),
+    Column("decline_code", String(64), nullable=True),
+    Column("decline_class", String(ENUM), nullable=True),
+    Column("decline_message", Text, nullable=True),
+    Column("retry_allowed", Boolean, nullable=True),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("invoice_id", "number"),
+    Index("ix_payment_attempts_status_created_at", "status", "created_at"),
+    Index("ix_payment_attempts_gateway_provider_payment_id", "gateway", "provider_payment_id"),
+    Index("ix_payment_attempts_customer_id", "customer_id"),
+)
+
+gateway_events = Table(
+    "gateway_events", metadata,
+    Column("gateway", String(64), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("attempt_id", String(ID), nullable=True),
 )

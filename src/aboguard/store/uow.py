@@ -17,6 +17,7 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.payment_methods import PaymentMethod
+from aboguard.domain.payments import PaymentAttempt
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
 from aboguard.errors import Conflict
 from aboguard.ids import CustomerId, InvoiceId, PaymentMethodId, PlanId, PlanVersionId, ProductId, SubscriptionId
@@ -119,6 +120,10 @@ class InvoiceRepository(Protocol):
         """Store status, paid and credited (issued content is immutable); optimistic on ``version``."""
         ...
 
+    def claim_collectable(self, today: date, *, limit: int, skip_locked: bool = False) -> list[Invoice]:
+        """Invoices due for automatic collection by ``today`` (their ``collect_on``), oldest first."""
+        ...
+
     def existing_billing_keys(self, keys: Collection[str]) -> set[str]: ...
     def open_amounts_by_customer(self) -> dict[str, dict[str, int]]: ...
 
@@ -207,6 +212,31 @@ class InstallationSettings(Protocol):
     def set(self, key: str, value: str) -> None: ...
 
 
+class PaymentAttemptRepository(Protocol):
+    def add(self, attempt: PaymentAttempt) -> None: ...
+    def get(self, attempt_id: str) -> PaymentAttempt: ...
+    def find(self, ref: str) -> PaymentAttempt: ...
+    def by_provider_id(self, gateway: str, provider_payment_id: str) -> PaymentAttempt | None: ...
+    def save(self, attempt: PaymentAttempt) -> PaymentAttempt: ...
+    def count_for_invoice(self, invoice_id: str) -> int: ...
+
+    def unconfirmed_before(self, before: datetime, *, limit: int = 500) -> list[PaymentAttempt]:
+        """Pending attempts without the gateway's payment id older than ``before`` (an interrupted run)."""
+        ...
+
+    def list(self, *, invoice_id: str | None = None, customer_id: str | None = None, status: str | None = None,
+             limit: int = 100, offset: int = 0) -> list[PaymentAttempt]: ...
+
+
+class GatewayEventLog(Protocol):
+    def record(self, gateway: str, event_id: str, event_type: str, received_at: datetime,
+               attempt_id: str | None) -> bool:
+        """True when the event is new (now recorded); False when it was applied before."""
+        ...
+
+    def count(self) -> int: ...
+
+
 class UnitOfWork(Protocol):
     products: ProductRepository
     plans: PlanRepository
@@ -218,6 +248,8 @@ class UnitOfWork(Protocol):
     numbers: NumberAllocator
     ledger: Ledger
     payment_methods: PaymentMethodRepository
+    attempts: PaymentAttemptRepository
+    gateway_events: GatewayEventLog
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...

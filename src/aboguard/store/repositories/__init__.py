@@ -6,13 +6,23 @@ from .invoices import SqlInvoiceRepository
 from .ledger import SqlLedger
 from .numbers import SqlNumberAllocator
 from .payment_methods import SqlPaymentMethodRepository
+from .payments import SqlGatewayEventLog, SqlPaymentAttempts
 from .plans import SqlPlanRepository
 from .products import SqlProductRepository
 from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
-    "SqlCustomerRepository", "SqlEventLog", "SqlInstallationSettings", "SqlInvoiceRepository", "SqlLedger",
-    "SqlNumberAllocator", "SqlPaymentMethodRepository", "SqlPlanRepository", "SqlProductRepository",
+    "SqlCustomerRepository",
+    "SqlEventLog",
+    "SqlGatewayEventLog",
+    "SqlInstallationSettings",
+    "SqlInvoiceRepository",
+    "SqlLedger",
+    "SqlNumberAllocator",
+    "SqlPaymentAttempts",
+    "SqlPaymentMethodRepository",
+    "SqlPlanRepository",
+    "SqlProductRepository",
     "SqlSubscriptionRepository",
 ]

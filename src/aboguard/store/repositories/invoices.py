@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from datetime import date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
@@ -98,12 +99,14 @@ class SqlInvoiceRepository:
         return self._load(query.order_by(invoices.c.created_at, invoices.c.id).limit(limit).offset(offset))
 
     def save(self, invoice: Invoice) -> Invoice:
-        """Store the settlement of an issued document (status, paid, credited); its content never changes."""
+        """Store the settlement of an issued document (status, paid, credited, next collection date); its
+        content never changes."""
         result = self._conn.execute(
             update(invoices)
             .where(invoices.c.id == invoice.id, invoices.c.version == invoice.version)
             .values(status=invoice.status.value, paid_minor=invoice.paid.minor,
-                    credited_minor=invoice.credited.minor, version=invoices.c.version + 1))
+                    credited_minor=invoice.credited.minor, collect_on=invoice.collect_on,
+                    version=invoices.c.version + 1))
         if result.rowcount == 0:
             stored = self._conn.execute(select(invoices.c.version).where(invoices.c.id == invoice.id)).scalar()
             if stored is None:
@@ -111,6 +114,15 @@ class SqlInvoiceRepository:
             raise ConcurrentUpdate(f"invoice {invoice.number or invoice.id} was changed by someone else "
                                    f"(version {stored}, expected {invoice.version}); reload it and try again")
         return replace(invoice, version=invoice.version + 1)
+
+    def claim_collectable(self, today: date, *, limit: int, skip_locked: bool = False) -> list[Invoice]:
+        """Invoices whose automatic collection is due by ``today``, by the ``collect_on`` index; on PostgreSQL
+        with ``skip_locked`` locked for this transaction and skipped by concurrent collectors."""
+        query = (select(invoices).where(invoices.c.collect_on <= today)
+                 .order_by(invoices.c.collect_on, invoices.c.id).limit(limit))
+        if skip_locked and self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return self._load(query)
 
     def existing_billing_keys(self, keys: Collection[str]) -> set[str]:
         """Those of ``keys`` that an invoice or credit note already carries."""

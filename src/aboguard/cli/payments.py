@@ -1,0 +1,125 @@
+"""``aboguard collect``, ``aboguard payments`` and ``aboguard tick``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+
+from aboguard.domain.invoicing import Invoice
+from aboguard.domain.payments import PaymentAttempt
+from aboguard.money import Money
+from aboguard.services import billing as billing_service
+from aboguard.services import collection as service
+from aboguard.services.collection import CollectionReport
+
+from .billing import summary as billing_summary
+from .context import context
+from .render import emit_json, table
+
+app = typer.Typer(help="Payment attempts: what was charged, what failed and why.", no_args_is_help=True)
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def collect(json_out: bool = JSON) -> None:
+    """Charge every invoice due for automatic collection; apply what the gateway reported since."""
+    report = service.run_collection(context())
+    if json_out:
+        emit_json(collection_dict(report))
+    else:
+        typer.echo(collection_summary(report))
+
+
+def tick(json_out: bool = JSON) -> None:
+    """Run all due work in order: billing, then collection."""
+    ctx = context()
+    billed = billing_service.run_billing(ctx)
+    collected = service.run_collection(ctx)
+    if json_out:
+        emit_json({"billing": {"subscriptions": billed.subscriptions, "invoices": billed.invoices,
+                               "failures": [f.__dict__ for f in billed.failures]},
+                   "collection": collection_dict(collected)})
+    else:
+        typer.echo(billing_summary(billed))
+        typer.echo(collection_summary(collected))
+    if billed.failures:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(
+    invoice: str | None = typer.Option(None, "--invoice", help="Invoice number or id."),
+    customer: str | None = typer.Option(None, "--customer"),
+    status: str | None = typer.Option(None, "--status", help="pending, succeeded, failed, requires_action, reversed"),
+    limit: int = typer.Option(100, "--limit"),
+    json_out: bool = JSON,
+) -> None:
+    """List payment attempts, oldest first."""
+    found = service.list_payments(context(), invoice=invoice, customer_id=customer, status=status, limit=limit)
+    if json_out:
+        emit_json([payment_dict(a) for a in found])
+    else:
+        typer.echo(payments_table(found) if found else "No payments yet.")
+
+
+@app.command("show")
+def show(payment: str = typer.Argument(..., help="Payment id or the gateway's payment id."),
+         json_out: bool = JSON) -> None:
+    """One payment attempt with the invoice it was for."""
+    attempt, invoice = service.get_payment(context(), payment)
+    if json_out:
+        emit_json({**payment_dict(attempt), "invoice_number": invoice.number})
+        return
+    typer.echo(payment_text(attempt, invoice))
+
+
+def payment_dict(a: PaymentAttempt) -> dict[str, Any]:
+    return {"id": a.id, "invoice_id": a.invoice_id, "customer_id": a.customer_id, "number": a.number,
+            "amount": a.amount, "method": a.method_kind.value, "payment_method_id": a.payment_method_id,
+            "gateway": a.gateway, "status": a.status.value, "provider_payment_id": a.provider_payment_id,
+            "decline": None if a.decline_code is None else {
+                "code": a.decline_code, "class": a.decline_class, "message": a.decline_message,
+                "raw_code": a.raw_code, "retry_allowed": a.retry_allowed},
+            "created_at": a.created_at, "updated_at": a.updated_at}
+
+
+def payments_table(found: Sequence[PaymentAttempt]) -> str:
+    return table(["ID", "CREATED", "AMOUNT", "METHOD", "STATUS", "REASON"],
+                 [[a.id, a.created_at.strftime("%Y-%m-%d %H:%M"), a.amount.format("en"), a.method_kind.value,
+                   a.status.value, f"{a.decline_code} ({a.decline_class})" if a.decline_code else ""]
+                  for a in found])
+
+
+def payment_text(a: PaymentAttempt, invoice: Invoice) -> str:
+    lines = [f"Payment {a.id}   {a.status.value}",
+             f"  {a.amount.format('en')} for invoice {invoice.number} by {a.method_kind.value} via {a.gateway}"
+             f" (attempt {a.number}, key {a.idempotency_key})"]
+    if a.decline_code:
+        retry = "may be retried" if a.retry_allowed else "must not be retried"
+        lines.append(f"  declined: {a.decline_code} ({a.decline_class}, raw {a.raw_code}): {a.decline_message}; "
+                     f"{retry}")
+    return "\n".join(lines)
+
+
+def collection_dict(report: CollectionReport) -> dict[str, Any]:
+    return {"attempted": report.attempted, "succeeded": report.succeeded, "failed": report.failed,
+            "pending": report.pending, "requires_action": report.requires_action, "resolved": report.resolved,
+            "events_applied": report.events_applied,
+            "collected": [Money(m, c) for c, m in sorted(report.collected.items())],
+            "problems": [{"invoice": p.invoice, "code": p.code, "message": p.message} for p in report.problems]}
+
+
+def collection_summary(report: CollectionReport) -> str:
+    if not (report.attempted or report.resolved or report.events_applied or report.problems):
+        return "Collection: nothing was due."
+    money = ", ".join(Money(m, c).format("en") for c, m in sorted(report.collected.items())) or "nothing"
+    lines = [f"Collection: {report.attempted} charged — {report.succeeded} succeeded ({money}), "
+             f"{report.failed} failed, {report.pending} pending, {report.requires_action} need the customer."]
+    if report.resolved:
+        lines.append(f"  {report.resolved} interrupted attempts resolved with the gateway (none charged twice).")
+    if report.events_applied:
+        lines.append(f"  {report.events_applied} gateway events applied.")
+    for problem in report.problems:
+        lines.append(f"  {problem.invoice}: {problem.message}")
+    return "\n".join(lines)

@@ -1,0 +1,341 @@
+"""The collection run: charge invoices due for automatic collection, exactly once, and apply gateway news.
+
+For each claimed invoice a ``pending`` attempt with an idempotency key derived from invoice and attempt
+number is committed first; then the gateway is called; then the outcome is recorded in a second
+transaction. A crash anywhere in between leaves a pending attempt that the next run resolves by asking
+the gateway about the same key (and, if the gateway never saw it, by sending the same key again, which a
+provider de-duplicates) — never by a charge under a new key. Gateway events (a SEPA debit settling or being
+returned, a chargeback) are applied once per event id, in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from aboguard.domain import invoicing, ledger
+from aboguard.domain import payments as attempts_
+from aboguard.domain import subscriptions as lifecycle
+from aboguard.domain.catalog import PaymentMethodKind
+from aboguard.domain.declines import Decline
+from aboguard.domain.events import Event
+from aboguard.domain.invoicing import AUTO_COLLECTED, Invoice
+from aboguard.domain.payment_methods import PaymentMethod
+from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.errors import AboguardError, InvalidTransition
+from aboguard.ids import InvoiceId, JournalEntryId, SubscriptionId
+from aboguard.payments.gateway import (
+    ChargeRequest,
+    ChargeResult,
+    GatewayEvent,
+    GatewayEventType,
+    MethodRef,
+    Outcome,
+    PaymentGateway,
+)
+from aboguard.store.uow import UnitOfWork
+
+from .context import ServiceContext
+
+DEFAULT_BATCH = 100
+STALE_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionProblem:
+    invoice: str
+    code: str
+    message: str
+
+
+@dataclass(slots=True)
+class CollectionReport:
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
+    requires_action: int = 0
+    resolved: int = 0  # pending attempts from an interrupted run, settled by asking the gateway
+    events_applied: int = 0
+    collected: dict[str, int] = field(default_factory=dict)  # per currency, minor units
+    problems: list[CollectionProblem] = field(default_factory=list)
+
+
+def gateway_of(ctx: ServiceContext) -> PaymentGateway:
+    if ctx.gateway is None:
+        raise AboguardError("no payment gateway is configured for this installation")
+    return ctx.gateway
+
+
+def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stale_after: timedelta = STALE_AFTER,
+                   on_batch: Callable[[CollectionReport], None] | None = None) -> CollectionReport:
+    """Resolve interrupted attempts, charge what is due today, then apply the gateway's pending news."""
+    gateway = gateway_of(ctx)
+    report = CollectionReport()
+    resolve_interrupted(ctx, report, stale_after=stale_after)
+    today = ctx.today()
+    while True:
+        started = _start_attempts(ctx, gateway, today, batch_size, report)
+        if started is None:
+            break
+        for attempt, method in started:
+            request = ChargeRequest(idempotency_key=attempt.idempotency_key, amount=attempt.amount, method=method,
+                                    customer_ref=attempt.customer_id, description=f"Invoice {attempt.invoice_id}")
+            _record(ctx, attempt.id, gateway.charge(request), report)
+        if on_batch is not None:
+            on_batch(report)
+    deliver_gateway_events(ctx, report)
+    return report
+
+
+def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_size: int,
+                    report: CollectionReport) -> list[tuple[PaymentAttempt, MethodRef]] | None:
+    """Claim due invoices and commit a pending attempt for each (phase one). None when nothing is due."""
+    now = ctx.now()
+    with ctx.uow() as uow:
+        due = uow.invoices.claim_collectable(today, limit=batch_size, skip_locked=True)
+        if not due:
+            return None
+        methods = uow.payment_methods.defaults_for([invoice.customer_id for invoice in due])
+        started: list[tuple[PaymentAttempt, MethodRef]] = []
+        for invoice in due:
+            uow.invoices.save(replace(invoice, collect_on=None))  # claimed: the next run will not take it again
+            method = methods.get(invoice.customer_id)
+            if method is None or method.kind not in AUTO_COLLECTED:
+                report.problems.append(CollectionProblem(
+                    invoice.number or invoice.id, "no_payment_method",
+                    "the customer has no card, PayPal or SEPA mandate to charge; the invoice waits for payment"))
+                continue
+            attempt = attempts_.start(ctx.new_id(), invoice_id=invoice.id, customer_id=invoice.customer_id,
+                                      number=uow.attempts.count_for_invoice(invoice.id) + 1,
+                                      amount=invoice.amount_due, method_kind=method.kind,
+                                      payment_method_id=method.id, gateway=gateway.name, now=now)
+            uow.attempts.add(attempt)
+            started.append((attempt, MethodRef(method.kind, _gateway_reference(method))))
+        uow.commit()
+    report.attempted += len(started)
+    return started
+
+
+def _gateway_reference(method: PaymentMethod) -> str:
+    """What the gateway charges: the card or PayPal token, or for a SEPA debit the (decrypted) IBAN."""
+    if method.kind is PaymentMethodKind.SEPA_DEBIT:
+        return method.iban or ""
+    return method.gateway_token or ""
+
+
+def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: CollectionReport) -> None:
+    """Phase two: the gateway's answer, in its own transaction."""
+    with ctx.uow() as uow:
+        attempt = uow.attempts.get(attempt_id)
+        events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
+                                result.raw_code)
+        uow.events.add(events, ctx.now())
+        uow.commit()
+    _count(report, result.outcome, attempt)
+
+
+def _count(report: CollectionReport, outcome: Outcome, attempt: PaymentAttempt) -> None:
+    if outcome is Outcome.SUCCEEDED:
+        report.succeeded += 1
+        report.collected[attempt.amount.currency] = report.collected.get(attempt.amount.currency, 0) \
+            + attempt.amount.minor
+    elif outcome is Outcome.FAILED:
+        report.failed += 1
+    elif outcome is Outcome.PENDING:
+        report.pending += 1
+    else:
+        report.requires_action += 1
+
+
+def _apply_outcome(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, outcome: Outcome,
+                   provider_payment_id: str | None, decline: Decline | None, raw_code: str | None) -> list[Event]:
+    now = ctx.now()
+    if outcome is Outcome.SUCCEEDED:
+        return _succeed(ctx, uow, attempt, provider_payment_id)
+    if outcome is Outcome.PENDING:
+        uow.attempts.save(attempts_.accepted(attempt, provider_payment_id, now))
+        return []
+    if outcome is Outcome.REQUIRES_ACTION:
+        updated, events = attempts_.requires_action(attempt, provider_payment_id, decline, now)
+        uow.attempts.save(updated)
+        return events
+    return _fail(ctx, uow, attempt, decline, raw_code, provider_payment_id)
+
+
+def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, provider_payment_id: str | None
+             ) -> list[Event]:
+    updated, events = attempts_.succeeded(attempt, provider_payment_id, ctx.now())
+    if not events:
+        return []
+    uow.attempts.save(updated)
+    invoice = uow.invoices.get(attempt.invoice_id)
+    amount = min(attempt.amount, invoice.amount_due) if invoice.amount_due.is_positive() else None
+    if amount is not None:
+        paid, paid_events = invoicing.apply_payment(invoice, amount)
+        uow.invoices.save(paid)
+        events += paid_events
+        uow.ledger.add_many([ledger.payment_entry(invoice, amount, into=ledger.clearing(attempt.gateway),
+                                                  booked_on=ctx.today(), entry_id=JournalEntryId(ctx.new_id()),
+                                                  created_at=ctx.now())])
+        if paid.status is invoicing.InvoiceStatus.PAID and invoice.subscription_id:
+            events += _reinstate_if_settled(ctx, uow, invoice.subscription_id)
+    return events
+
+
+def _fail(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline: Decline | None,
+          raw_code: str | None, provider_payment_id: str | None) -> list[Event]:
+    updated, events = attempts_.failed(attempt, decline, raw_code, ctx.now(), provider_payment_id)
+    if not events:
+        return []
+    uow.attempts.save(updated)
+    invoice = uow.invoices.get(attempt.invoice_id)
+    if invoice.subscription_id:
+        events += _mark_past_due(ctx, uow, invoice.subscription_id)
+    return events
+
+
+def _mark_past_due(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str) -> list[Event]:
+    sub = uow.subscriptions.get(SubscriptionId(subscription_id))
+    if sub.status is not lifecycle.SubscriptionStatus.ACTIVE:
+        return []
+    sub, events = lifecycle.mark_past_due(sub, ctx.today())
+    uow.subscriptions.save(sub)
+    return events
+
+
+def _reinstate_if_settled(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str) -> list[Event]:
+    sub = uow.subscriptions.get(SubscriptionId(subscription_id))
+    if sub.status not in {lifecycle.SubscriptionStatus.PAST_DUE, lifecycle.SubscriptionStatus.SUSPENDED}:
+        return []
+    open_ = [i for status in invoicing.OPEN for i in uow.invoices.list(subscription_id=sub.id, status=status)]
+    if any(i.due_on and i.due_on <= ctx.today() for i in open_ if not i.is_credit_note):
+        return []
+    sub, events = lifecycle.reinstate(sub, ctx.today())
+    uow.subscriptions.save(sub)
+    return events
+
+
+def resolve_interrupted(ctx: ServiceContext, report: CollectionReport | None = None, *,
+                        stale_after: timedelta = STALE_AFTER) -> int:
+    """Settle attempts left pending by a crash: ask the gateway about the same key; never charge anew.
+
+    If the gateway has no record of the key, the request never reached it; sending the very same key
+    again is safe (a provider de-duplicates by key), so the attempt is completed that way.
+    """
+    gateway = gateway_of(ctx)
+    with ctx.uow() as uow:
+        stale = uow.attempts.unconfirmed_before(ctx.now() - stale_after)
+    for attempt in stale:
+        result = gateway.find_by_idempotency_key(attempt.idempotency_key)
+        if result is None:
+            with ctx.uow() as uow:
+                method = uow.payment_methods.get(attempt.payment_method_id) if attempt.payment_method_id else None
+            if method is None:
+                continue
+            result = gateway.charge(ChargeRequest(
+                idempotency_key=attempt.idempotency_key, amount=attempt.amount,
+                method=MethodRef(method.kind, _gateway_reference(method)), customer_ref=attempt.customer_id,
+                description=f"Invoice {attempt.invoice_id}"))
+        scratch = CollectionReport()
+        _record(ctx, attempt.id, result, scratch)
+        if report is not None:
+            report.resolved += 1
+            report.collected.update({k: report.collected.get(k, 0) + v for k, v in scratch.collected.items()})
+    return len(stale)
+
+
+def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None = None) -> int:
+    """Pull the deliveries a gateway has waiting (the sandbox keeps them) and apply each."""
+    gateway = gateway_of(ctx)
+    due_events = getattr(gateway, "due_events", None)
+    if due_events is None:
+        return 0
+    applied = 0
+    for headers, body in due_events(ctx.now()):
+        if apply_gateway_event(ctx, gateway.parse_event(headers, body)):
+            applied += 1
+    if report is not None:
+        report.events_applied += applied
+    return applied
+
+
+def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
+    """Apply one gateway event exactly once (by its id); False if it was applied before or matches nothing."""
+    gateway = gateway_of(ctx)
+    with ctx.uow() as uow:
+        attempt = uow.attempts.by_provider_id(gateway.name, event.provider_payment_id)
+        if not uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(),
+                                         attempt.id if attempt else None):
+            return False
+        events: list[Event] = []
+        if attempt is not None:
+            events = _apply_event(ctx, uow, attempt, event)
+        uow.events.add(events, ctx.now())
+        uow.commit()
+        return attempt is not None
+
+
+def _apply_event(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent) -> list[Event]:
+    kind = event.type
+    if kind is GatewayEventType.PAYMENT_SUCCEEDED:
+        return _succeed(ctx, uow, attempt, event.provider_payment_id)
+    if kind is GatewayEventType.PAYMENT_FAILED:
+        if attempt.status is AttemptStatus.SUCCEEDED:
+            return _reverse(ctx, uow, attempt, event)
+        return _fail(ctx, uow, attempt, event.decline, event.decline.raw_code if event.decline else None, None)
+    if kind in {GatewayEventType.PAYMENT_RETURNED, GatewayEventType.CHARGEBACK}:
+        if attempt.status is AttemptStatus.SUCCEEDED:
+            return _reverse(ctx, uow, attempt, event)
+        # The money never arrived (the return overtook the settlement): the attempt simply failed.
+        events = _fail(ctx, uow, attempt, event.decline, event.decline.raw_code if event.decline else None, None)
+        _book_fee(ctx, uow, attempt, event)
+        return events
+    return []
+
+
+def _reverse(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent) -> list[Event]:
+    try:
+        updated, events = attempts_.reversed_(attempt, event.decline,
+                                              event.decline.raw_code if event.decline else None, ctx.now())
+    except InvalidTransition:
+        return []
+    if not events:
+        return []
+    uow.attempts.save(updated)
+    invoice = uow.invoices.get(InvoiceId(attempt.invoice_id))
+    amount = min(attempt.amount, invoice.paid)
+    if amount.is_positive():
+        uow.invoices.save(invoicing.reverse_payment(invoice, amount))
+        reason = event.decline.code if event.decline else event.type.value
+        uow.ledger.add_many([ledger.reversal_entry(invoice, amount, out_of=ledger.clearing(attempt.gateway),
+                                                   booked_on=ctx.today(), entry_id=JournalEntryId(ctx.new_id()),
+                                                   created_at=ctx.now(), reason=reason)])
+    _book_fee(ctx, uow, attempt, event)
+    if invoice.subscription_id:
+        events += _mark_past_due(ctx, uow, invoice.subscription_id)
+    return events
+
+
+def _book_fee(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent) -> None:
+    if event.fee is None or not event.fee.is_positive():
+        return
+    uow.ledger.add_many([ledger.fee_entry(event.fee, out_of=ledger.clearing(attempt.gateway), booked_on=ctx.today(),
+                                          entry_id=JournalEntryId(ctx.new_id()), created_at=ctx.now(),
+                                          document_id=attempt.invoice_id,
+                                          description=f"{event.type.value} fee for invoice {attempt.invoice_id}")])
+
+
+def list_payments(ctx: ServiceContext, *, invoice: str | None = None, customer_id: str | None = None,
+                  status: str | None = None, limit: int = 100, offset: int = 0) -> list[PaymentAttempt]:
+    with ctx.uow() as uow:
+        invoice_id = uow.invoices.find(invoice).id if invoice else None
+        return uow.attempts.list(invoice_id=invoice_id, customer_id=customer_id, status=status, limit=limit,
+                                 offset=offset)
+
+
+def get_payment(ctx: ServiceContext, ref: str) -> tuple[PaymentAttempt, Invoice]:
+    with ctx.uow() as uow:
+        attempt = uow.attempts.find(ref)
+        return attempt, uow.invoices.get(attempt.invoice_id)

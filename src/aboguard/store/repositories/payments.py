@@ -1,0 +1,127 @@
+"""Payment attempts and the log of gateway events already applied."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from aboguard.domain.catalog import PaymentMethodKind
+from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.errors import ConcurrentUpdate, NotFound
+from aboguard.ids import CustomerId, InvoiceId
+from aboguard.money import Money
+from aboguard.store.tables import gateway_events, payment_attempts
+
+from ._base import execute_guarded
+
+_FIELDS = ("id", "invoice_id", "customer_id", "number", "idempotency_key", "payment_method_id", "gateway",
+           "created_at", "updated_at", "provider_payment_id", "raw_code", "decline_code", "decline_class",
+           "decline_message", "retry_allowed", "version")
+
+
+class AttemptNotFound(NotFound):
+    code = "payment.not_found"
+
+
+def _to_row(attempt: PaymentAttempt) -> dict:
+    row = {name: getattr(attempt, name) for name in _FIELDS}
+    row.update(amount_minor=attempt.amount.minor, currency=attempt.amount.currency,
+               method_kind=attempt.method_kind.value, status=attempt.status.value)
+    return row
+
+
+def _from_row(row: Any) -> PaymentAttempt:
+    values = {name: row[name] for name in _FIELDS}
+    values.update(invoice_id=InvoiceId(row["invoice_id"]), customer_id=CustomerId(row["customer_id"]),
+                  amount=Money(row["amount_minor"], row["currency"]), method_kind=PaymentMethodKind(row["method_kind"]),
+                  status=AttemptStatus(row["status"]))
+    return PaymentAttempt(**values)
+
+
+class SqlPaymentAttempts:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, attempt: PaymentAttempt) -> None:
+        self._conn.execute(insert(payment_attempts).values(_to_row(attempt)))
+
+    def get(self, attempt_id: str) -> PaymentAttempt:
+        row = self._conn.execute(select(payment_attempts).where(payment_attempts.c.id == attempt_id)).mappings().first()
+        if row is None:
+            raise AttemptNotFound(f"no payment attempt with id {attempt_id!r}")
+        return _from_row(row)
+
+    def find(self, ref: str) -> PaymentAttempt:
+        """By id or by the gateway's payment id."""
+        query = select(payment_attempts).where((payment_attempts.c.id == ref)
+                                               | (payment_attempts.c.provider_payment_id == ref))
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            raise AttemptNotFound(f"no payment with id {ref!r}")
+        return _from_row(row)
+
+    def by_provider_id(self, gateway: str, provider_payment_id: str) -> PaymentAttempt | None:
+        row = self._conn.execute(select(payment_attempts).where(
+            payment_attempts.c.gateway == gateway,
+            payment_attempts.c.provider_payment_id == provider_payment_id)).mappings().first()
+        return _from_row(row) if row is not None else None
+
+    def save(self, attempt: PaymentAttempt) -> PaymentAttempt:
+        values = _to_row(attempt)
+        for fixed in ("id", "created_at", "version", "idempotency_key", "invoice_id", "number"):
+            del values[fixed]
+        result = self._conn.execute(update(payment_attempts)
+                                    .where(payment_attempts.c.id == attempt.id,
+                                           payment_attempts.c.version == attempt.version)
+                                    .values(**values, version=payment_attempts.c.version + 1))
+        if result.rowcount == 0:
+            raise ConcurrentUpdate(f"payment attempt {attempt.id} was changed by someone else; run again")
+        return replace(attempt, version=attempt.version + 1)
+
+    def count_for_invoice(self, invoice_id: str) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(payment_attempts)
+                                      .where(payment_attempts.c.invoice_id == invoice_id)).scalar_one())
+
+    def unconfirmed_before(self, before: datetime, *, limit: int = 500) -> list[PaymentAttempt]:
+        """Pending attempts the gateway never confirmed (no payment id) and that are older than ``before``:
+        a collector crashed between writing the attempt and recording the gateway's answer."""
+        query = (select(payment_attempts)
+                 .where(payment_attempts.c.status == AttemptStatus.PENDING.value,
+                        payment_attempts.c.provider_payment_id.is_(None),
+                        payment_attempts.c.created_at < before)
+                 .order_by(payment_attempts.c.created_at, payment_attempts.c.id).limit(limit))
+        return [_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def list(self, *, invoice_id: str | None = None, customer_id: str | None = None, status: str | None = None,
+             limit: int = 100, offset: int = 0) -> list[PaymentAttempt]:
+        query = select(payment_attempts)
+        if invoice_id is not None:
+            query = query.where(payment_attempts.c.invoice_id == invoice_id)
+        if customer_id is not None:
+            query = query.where(payment_attempts.c.customer_id == customer_id)
+        if status is not None:
+            query = query.where(payment_attempts.c.status == AttemptStatus(status).value)
+        query = query.order_by(payment_attempts.c.created_at, payment_attempts.c.id).limit(limit).offset(offset)
+        return [_from_row(row) for row in self._conn.execute(query).mappings()]
+
+
+class SqlGatewayEventLog:
+    """Which gateway events were applied: the unique (gateway, event id) makes applying one twice a no-op."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def record(self, gateway: str, event_id: str, event_type: str, received_at: datetime,
+               attempt_id: str | None) -> bool:
+        """True if this event is new (and now recorded), False if it was applied before."""
+        error = execute_guarded(self._conn, insert(gateway_events).values(
+            gateway=gateway, event_id=event_id, event_type=event_type, received_at=received_at,
+            attempt_id=attempt_id))
+        return error is None
+
+    def count(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(gateway_events)).scalar_one())
