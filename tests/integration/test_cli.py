@@ -11,8 +11,9 @@ from aboguard.cli import main
 
 
 @pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path):
     monkeypatch.setenv("ABOGUARD_DATABASE_URL", db_url)
+    monkeypatch.setenv("ABOGUARD_DATA_DIR", str(tmp_path / "data"))  # secret key and sandbox gateway files
     monkeypatch.setenv("ABOGUARD_MERCHANT_TZ", "Europe/Berlin")
 
     def run(*args: str, expect: int = 0) -> Any:
@@ -190,3 +191,23 @@ def test_invoice_filters_are_checked(sandbox) -> None:
     assert "unknown document kind 'bill'" in sandbox("invoices", "list", "--kind", "bill", expect=2)
     assert "no invoice or credit note" in sandbox("invoices", "show", "RE-1", expect=2)
     assert "no customer" in sandbox("ledger", "balance", "--customer", "nobody", expect=2)
+
+
+def test_payments_through_the_cli_show_reasons_and_never_the_card_token(sandbox) -> None:
+    sandbox("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "9,99", "--interval", "month",
+            "--json")
+    customer = sandbox("customers", "create", "--email", "a@example.de", "--name", "A", "--country", "DE", "--json")
+    sandbox("payment-methods", "add", "--customer", customer["id"], "--card-token", "4000000000009995",
+            "--brand", "visa", "--last4", "9995", "--exp", "12/2030")
+    sandbox("subscriptions", "create", "--customer", customer["id"], "--plan", "basic", "--json")
+    ticked = sandbox("tick", "--json")
+    assert ticked["billing"]["invoices"] == 1 and ticked["collection"]["failed"] == 1
+    assert ticked["collection"]["declines"][0]["code"] == "insufficient_funds"
+    listed = sandbox("payments", "list", "--json")
+    assert [(p["status"], p["decline"]["code"], p["decline"]["class"]) for p in listed] == [
+        ("failed", "insufficient_funds", "soft")]
+    shown = sandbox("payments", "show", listed[0]["id"])
+    assert "insufficient_funds" in shown and "may be retried" in shown
+    text = sandbox("payments", "list") + shown + sandbox("payment-methods", "list", "--customer", customer["id"])
+    assert "4000000000009995" not in text
+    assert "nothing was due" in sandbox("collect")  # the failed invoice waits for the recovery policy

@@ -79,7 +79,8 @@ def demo_command(json_out: bool = JSON) -> None:
         else "The demo sandbox is already set up"
     typer.echo(f"{what} in {ctx.database_label}. Sandbox date: {ctx.today().isoformat()}.\n")
     for step in data.steps:
-        text = billing.summary(step.billing) if step.billing else step.what
+        text = (billing.summary(step.billing) if step.billing
+                else payments.collection_summary(step.collection) if step.collection else step.what)
         typer.echo(f"{step.on}  {text}")
     if data.steps:
         typer.echo("")

@@ -105,7 +105,8 @@ def payment_text(a: PaymentAttempt, invoice: Invoice) -> str:
 def collection_dict(report: CollectionReport) -> dict[str, Any]:
     return {"attempted": report.attempted, "succeeded": report.succeeded, "failed": report.failed,
             "pending": report.pending, "requires_action": report.requires_action, "resolved": report.resolved,
-            "events_applied": report.events_applied,
+            "events_applied": report.events_applied, "events_by_type": report.events_by_type,
+            "declines": [{"invoice_id": d.invoice, "code": d.code, "message": d.message} for d in report.declines],
             "collected": [Money(m, c) for c, m in sorted(report.collected.items())],
             "problems": [{"invoice": p.invoice, "code": p.code, "message": p.message} for p in report.problems]}
 
@@ -114,12 +115,18 @@ def collection_summary(report: CollectionReport) -> str:
     if not (report.attempted or report.resolved or report.events_applied or report.problems):
         return "Collection: nothing was due."
     money = ", ".join(Money(m, c).format("en") for c, m in sorted(report.collected.items())) or "nothing"
-    lines = [f"Collection: {report.attempted} charged — {report.succeeded} succeeded ({money}), "
-             f"{report.failed} failed, {report.pending} pending, {report.requires_action} need the customer."]
+    lines = []
+    if report.attempted:
+        lines.append(f"Collection: {report.attempted} charged — {report.succeeded} succeeded ({money}), "
+                     f"{report.failed} failed, {report.pending} pending, {report.requires_action} need the customer.")
+    else:
+        lines.append("Collection: nothing new to charge.")
+    for decline in report.declines:
+        lines.append(f"  declined: {decline.code} — {decline.message}")
     if report.resolved:
         lines.append(f"  {report.resolved} interrupted attempts resolved with the gateway (none charged twice).")
-    if report.events_applied:
-        lines.append(f"  {report.events_applied} gateway events applied.")
+    if report.events_by_type:
+        lines.append("  gateway news: " + ", ".join(f"{n} {kind}" for kind, n in sorted(report.events_by_type.items())))
     for problem in report.problems:
         lines.append(f"  {problem.invoice}: {problem.message}")
     return "\n".join(lines)

@@ -60,6 +60,8 @@ class CollectionReport:
     events_applied: int = 0
     collected: dict[str, int] = field(default_factory=dict)  # per currency, minor units
     problems: list[CollectionProblem] = field(default_factory=list)
+    declines: list[CollectionProblem] = field(default_factory=list)  # charges refused now, with the reason
+    events_by_type: dict[str, int] = field(default_factory=dict)
 
 
 def gateway_of(ctx: ServiceContext) -> PaymentGateway:
@@ -134,6 +136,9 @@ def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: 
         uow.events.add(events, ctx.now())
         uow.commit()
     _count(report, result.outcome, attempt)
+    if result.outcome is Outcome.FAILED and result.decline is not None:
+        report.declines.append(CollectionProblem(attempt.invoice_id, result.decline.code,
+                                                 f"{result.decline.message} ({result.decline.decline_class.value})"))
 
 
 def _count(report: CollectionReport, outcome: Outcome, attempt: PaymentAttempt) -> None:
@@ -254,8 +259,11 @@ def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None 
         return 0
     applied = 0
     for headers, body in due_events(ctx.now()):
-        if apply_gateway_event(ctx, gateway.parse_event(headers, body)):
+        event = gateway.parse_event(headers, body)
+        if apply_gateway_event(ctx, event):
             applied += 1
+            if report is not None:
+                report.events_by_type[event.type.value] = report.events_by_type.get(event.type.value, 0) + 1
     if report is not None:
         report.events_applied += applied
     return applied

@@ -17,12 +17,14 @@ from aboguard.domain.catalog import (
 )
 from aboguard.domain.customers import Address, Customer, CustomerKind, CustomerSpec
 from aboguard.domain.invoicing import Invoice
+from aboguard.domain.payment_methods import PaymentMethodSpec
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.errors import ClockNotAdjustable
 from aboguard.money import Money
 
-from . import billing, customers, installation, invoices, plans, subscriptions
+from . import billing, collection, customers, installation, invoices, payment_methods, plans, subscriptions
 from .billing import BillingRunReport
+from .collection import CollectionReport
 from .context import ServiceContext
 from .ledger import LedgerCheck, check_ledger
 from .subscriptions import SubscriptionView
@@ -63,6 +65,20 @@ _CUSTOMERS = (
                   external_ref="shop-2002"), "team-business", 10),
 )
 
+# Sandbox test instruments (see payments/sandbox.py): some pay, some fail, one SEPA debit comes back.
+_METHODS = {
+    "anna.schmidt@example.de": PaymentMethodSpec(PaymentMethodKind.CARD, gateway_token="tok_visa", brand="visa",
+                                                 last4="4242", exp_month=12, exp_year=2030),
+    "lukas.gruber@example.at": PaymentMethodSpec(PaymentMethodKind.CARD, gateway_token="4000000000009995",
+                                                 brand="visa", last4="9995", exp_month=8, exp_year=2029),
+    "emma.jones@example.ie": PaymentMethodSpec(PaymentMethodKind.SEPA_DEBIT, iban="DE89370400440532013000",
+                                               account_holder="Emma Jones"),
+    "buchhaltung@muster-gmbh.example": PaymentMethodSpec(PaymentMethodKind.SEPA_DEBIT,
+                                                         iban="DE35370400440532013002",
+                                                         account_holder="Muster GmbH"),
+    "jan.devries@example.nl": PaymentMethodSpec(PaymentMethodKind.BANK_TRANSFER),
+}
+
 DEMO_DAYS = 95  # how far back the sandbox starts, so the story ends about today
 
 
@@ -71,6 +87,7 @@ class DemoStep:
     on: date
     what: str
     billing: BillingRunReport | None = None
+    collection: CollectionReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +125,7 @@ def seed_demo(ctx: ServiceContext) -> DemoData:
             for spec, plan_code, offset in _CUSTOMERS:
                 if offset == day:
                     customer = customers.create_customer(ctx, spec)
+                    payment_methods.add_payment_method(ctx, customer.id, _METHODS[spec.email])
                     subs[spec.email] = subscriptions.create_subscription(
                         ctx, customer_id=customer.id, plan_code=plan_code).subscription.id
                     steps.append(DemoStep(ctx.today(), f"{spec.name} subscribes to {plan_code}"))
@@ -150,3 +168,6 @@ class _Story:
         report = billing.run_billing(self.ctx)
         if report.subscriptions or report.failures:
             self.steps.append(DemoStep(self.ctx.today(), "billing run", report))
+        collected = collection.run_collection(self.ctx)
+        if collected.attempted or collected.events_applied or collected.resolved:
+            self.steps.append(DemoStep(self.ctx.today(), "collection run", collection=collected))
