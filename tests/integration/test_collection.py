@@ -145,3 +145,22 @@ def test_invoices_without_an_automatic_method_are_not_charged(ctx: ServiceContex
     assert collection.run_collection(ctx).attempted == 0
     assert ctx.gateway.charges() == []  # type: ignore[union-attr]
     assert invoice.due_on - invoice.issued_on == timedelta(days=14)  # type: ignore[operator]
+
+
+def test_manual_payments_settle_pay_by_invoice_customers(ctx: ServiceContext) -> None:
+    customer = customers.create_customer(ctx, CustomerSpec(email="t@example.de", name="T", country="DE"))
+    payment_methods.add_payment_method(ctx, customer.id, PaymentMethodSpec(Kind.BANK_TRANSFER))
+    sub = subscriptions.create_subscription(ctx, customer_id=customer.id, plan_code="basic").subscription.id
+    billing.run_billing(ctx)
+    invoice = invoices.list_invoices(ctx, subscription_id=sub)[0]
+    part = collection.record_manual_payment(ctx, invoice.number or "", amount="4,00")
+    assert part.status is InvoiceStatus.PARTIALLY_PAID and part.amount_due == Money(5_99, "EUR")
+    done = collection.record_manual_payment(ctx, invoice.id, method="cash")
+    assert done.status is InvoiceStatus.PAID
+    with pytest.raises(Exception, match="only an open invoice takes payments"):
+        collection.record_manual_payment(ctx, invoice.id, amount="1.00")
+    with pytest.raises(Exception, match="unknown manual payment method"):
+        collection.record_manual_payment(ctx, invoice.id, method="cheque")
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {"EUR": 4_00} and uow.ledger.balance("cash") == {"EUR": 5_99}
+    check_ledger(ctx)

@@ -63,6 +63,21 @@ def list_(
         typer.echo(payments_table(found) if found else "No payments yet.")
 
 
+@app.command("record")
+def record(
+    invoice: str = typer.Argument(..., help="Invoice number or id."),
+    amount: str | None = typer.Option(None, "--amount", help="Amount received (default: all that is open)."),
+    method: str = typer.Option("transfer", "--method", help="transfer or cash"),
+    json_out: bool = JSON,
+) -> None:
+    """Record a payment received outside aboguard (a bank transfer, cash)."""
+    paid = service.record_manual_payment(context(), invoice, amount=amount, method=method)
+    if json_out:
+        emit_json({"invoice": paid.number, "status": paid.status.value, "amount_due": paid.amount_due})
+    else:
+        typer.echo(f"Invoice {paid.number} is now {paid.status.value}; still open: {paid.amount_due.format('en')}.")
+
+
 @app.command("show")
 def show(payment: str = typer.Argument(..., help="Payment id or the gateway's payment id."),
          json_out: bool = JSON) -> None:

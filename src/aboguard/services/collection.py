@@ -23,8 +23,9 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import AUTO_COLLECTED, Invoice
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
-from aboguard.errors import AboguardError, InvalidTransition
+from aboguard.errors import AboguardError, InvalidInput, InvalidTransition
 from aboguard.ids import InvoiceId, JournalEntryId, SubscriptionId
+from aboguard.money import Money
 from aboguard.payments.gateway import (
     ChargeRequest,
     ChargeResult,
@@ -347,3 +348,26 @@ def get_payment(ctx: ServiceContext, ref: str) -> tuple[PaymentAttempt, Invoice]
     with ctx.uow() as uow:
         attempt = uow.attempts.find(ref)
         return attempt, uow.invoices.get(attempt.invoice_id)
+
+
+MANUAL_ACCOUNTS = {"cash": "cash", "transfer": ledger.BANK}
+
+
+def record_manual_payment(ctx: ServiceContext, invoice_ref: str, *, amount: str | None = None,
+                          method: str = "transfer") -> Invoice:
+    """Money the merchant received outside aboguard (cash, a transfer seen on the bank account)."""
+    if method not in MANUAL_ACCOUNTS:
+        raise InvalidInput(f"unknown manual payment method {method!r}: use cash or transfer")
+    with ctx.uow() as uow:
+        invoice = uow.invoices.find(invoice_ref)
+        money = Money.parse(amount, invoice.currency) if amount is not None else invoice.amount_due
+        paid, events = invoicing.apply_payment(invoice, money)
+        uow.invoices.save(paid)
+        uow.ledger.add_many([ledger.payment_entry(invoice, money, into=MANUAL_ACCOUNTS[method],
+                                                  booked_on=ctx.today(), entry_id=JournalEntryId(ctx.new_id()),
+                                                  created_at=ctx.now())])
+        if paid.status is invoicing.InvoiceStatus.PAID and invoice.subscription_id:
+            events += _reinstate_if_settled(ctx, uow, invoice.subscription_id)
+        uow.events.add(events, ctx.now())
+        uow.commit()
+        return paid
