@@ -35,7 +35,7 @@ from aboguard.errors import (
 )
 from aboguard.ids import CustomerId
 from aboguard.money import Money
-from aboguard.services import customers, plans
+from aboguard.services import customers, plans, subscriptions
 from aboguard.services import payment_methods as service
 from aboguard.services.context import ServiceContext
 from aboguard.store.secrets import Secrets
@@ -209,6 +209,20 @@ def test_a_plan_refuses_methods_it_does_not_allow(ctx: ServiceContext) -> None:
     service.ensure_method_allowed(plan.current, sepa)
     with pytest.raises(InvalidSubscription, match=r"does not accept payment by card \(card\); it allows: sepa"):
         service.ensure_method_allowed(plan.current, card)
+
+
+def test_a_subscription_is_refused_when_the_plan_does_not_take_the_customers_default_method(
+        ctx: ServiceContext) -> None:
+    plans.create_plan(ctx, code="sepa-only", name="SEPA only", spec=PlanSpec(
+        Money(10_00, "EUR"), Interval(IntervalUnit.MONTH), payment_methods=frozenset({Kind.SEPA_DEBIT})))
+    anna = _customer(ctx)
+    service.add_payment_method(ctx, anna, CARD)
+    with pytest.raises(InvalidSubscription, match=r"does not accept payment by card"):
+        subscriptions.create_subscription(ctx, customer_id=anna, plan_code="sepa-only")
+    assert subscriptions.list_subscriptions(ctx, customer_id=anna) == []
+    sepa = service.add_payment_method(ctx, anna, SEPA)
+    service.set_default(ctx, sepa.id)
+    assert subscriptions.create_subscription(ctx, customer_id=anna, plan_code="sepa-only").subscription.id
 
 
 # -- secret key configuration ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from aboguard.domain import invoicing
 from aboguard.domain import subscriptions as lifecycle
-from aboguard.domain.catalog import Plan, PlanVersion
+from aboguard.domain.catalog import PaymentMethodKind, Plan, PlanVersion
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
@@ -19,6 +19,7 @@ from aboguard.store.uow import UnitOfWork
 
 from . import billing
 from .context import ServiceContext
+from .payment_methods import ensure_method_allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ def create_subscription(ctx: ServiceContext, *, customer_id: str, plan_code: str
     with ctx.uow() as uow:
         customer = uow.customers.get(CustomerId(customer_id))
         plan = uow.plans.get_by_code(plan_code)
+        method = uow.payment_methods.default_for(customer.id)
+        if method is not None:  # the plan's terms must accept how this customer pays
+            ensure_method_allowed(plan.current, method)
         sub, events = lifecycle.start(SubscriptionId(ctx.new_id()), customer=customer, plan=plan,
                                       start_on=start_on or today, created_at=ctx.now())
         uow.subscriptions.add(sub)
@@ -93,6 +97,9 @@ def change_subscription_plan(ctx: ServiceContext, subscription_id: str, plan_cod
         target = uow.plans.get_by_code(plan_code)
         customer = uow.customers.get(sub.customer_id)
         lifecycle.ensure_plan_fits(target, customer)
+        method = uow.payment_methods.default_for(customer.id)
+        if method is not None:
+            ensure_method_allowed(target.current, method)
         sub, events, proration = lifecycle.change_plan(sub, current, target.current, today=today, timing=timing)
         document = None
         if proration is not None and not proration.net.is_zero():
@@ -112,7 +119,9 @@ def _settle_proration(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, c
         InvoiceId(ctx.new_id()), kind=kind, customer_id=customer.id, subscription_id=sub.id,
         buyer=billing.buyer_of(customer), lines=lines, decision=billing.decide_tax(ctx, customer),
         tax_date=proration.period.start, prices_include_tax=target.current.tax_inclusive,
-        currency=proration.net.currency, created_at=ctx.now(), corrects_id=corrects.id if corrects else None)
+        currency=proration.net.currency, created_at=ctx.now(), corrects_id=corrects.id if corrects else None,
+        # charged like the period's invoices: the customer's default method, if the new plan takes it
+        payment_method=_default_method_kind(uow, customer, target.current) if corrects is None else None)
     (document,), events = billing.issue_documents(ctx, uow, [draft])
     if corrects is not None:
         updated, voided = invoicing.apply_credit(corrects, document)
@@ -120,6 +129,11 @@ def _settle_proration(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, c
         events += voided
     uow.events.add(events, ctx.now())
     return document
+
+
+def _default_method_kind(uow: UnitOfWork, customer: Customer, version: PlanVersion) -> PaymentMethodKind | None:
+    method = uow.payment_methods.default_for(customer.id)
+    return method.kind if method is not None and method.kind in version.payment_methods else None
 
 
 def _invoice_covering(uow: UnitOfWork, sub: Subscription, day: date) -> Invoice:
