@@ -211,3 +211,25 @@ def test_payments_through_the_cli_show_reasons_and_never_the_card_token(sandbox)
     text = sandbox("payments", "list") + shown + sandbox("payment-methods", "list", "--customer", customer["id"])
     assert "4000000000009995" not in text
     assert "nothing was due" in sandbox("collect")  # the failed invoice waits for the recovery policy
+
+
+def test_refunds_through_the_cli_issue_a_credit_note_and_pay_back(sandbox) -> None:
+    sandbox("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "9,99", "--interval", "month",
+            "--json")
+    customer = sandbox("customers", "create", "--email", "r@example.de", "--name", "R", "--country", "DE", "--json")
+    sandbox("payment-methods", "add", "--customer", customer["id"], "--card-token", "tok_visa", "--brand", "visa",
+            "--last4", "4242", "--exp", "12/2030")
+    sandbox("subscriptions", "create", "--customer", customer["id"], "--plan", "basic", "--json")
+    sandbox("tick")
+    [invoice] = sandbox("invoices", "list", "--json")
+    done = sandbox("refund", invoice["number"], "--amount", "4.00", "--reason", "goodwill", "--json")
+    assert done["refunded"] == {"amount_minor": 400, "currency": "EUR"} and done["invoice_status"] == "paid"
+    assert [(r["status"], r["channel"]) for r in done["refunds"]] == [("succeeded", "gateway")]
+    text = sandbox("refund", invoice["number"], "--method", "cash")
+    assert "Credit note" in text and "5.99" in text and "by cash" in text
+    listed = sandbox("refunds", "list", "--json")
+    assert [r["amount"]["amount_minor"] for r in listed] == [400, 599]
+    assert "goodwill" in sandbox("refunds", "show", listed[0]["id"])
+    err = sandbox("refund", invoice["number"], expect=2)
+    assert "nothing paid that could be refunded" in err
+    assert len(sandbox("invoices", "list", "--kind", "credit_note", "--json")) == 2

@@ -31,6 +31,11 @@ KEY = "q0eDqcmZ5aXbSP-1kP9ul5E0J8pCZ7H7hZBD9iDU1Yw="  # fixed, for tests only
 
 @pytest.fixture
 def ctx(engine: Engine, tmp_path: Path) -> ServiceContext:
+    return collection_context(engine, tmp_path)
+
+
+def collection_context(engine: Engine, tmp_path: Path) -> ServiceContext:
+    """A test clock on Monday 2 March 2026, the sandbox gateway, and a monthly 9.99 EUR plan "basic"."""
     clock = TestClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))  # a Monday
     context = ServiceContext(uow=SqlUnitOfWorkFactory(engine, Secrets(KEY)), clock=clock,
                              merchant_tz=ZoneInfo("Europe/Berlin"))
@@ -163,4 +168,18 @@ def test_manual_payments_settle_pay_by_invoice_customers(ctx: ServiceContext) ->
         collection.record_manual_payment(ctx, invoice.id, method="cheque")
     with ctx.uow() as uow:
         assert uow.ledger.balance("bank") == {"EUR": 4_00} and uow.ledger.balance("cash") == {"EUR": 5_99}
+    check_ledger(ctx)
+
+
+def test_an_upgrade_invoice_is_charged_like_the_periods_invoice(ctx: ServiceContext) -> None:
+    plans.create_plan(ctx, code="pro", name="Pro", spec=PlanSpec(Money(29_99, "EUR"), Interval(IntervalUnit.MONTH)))
+    _, sub = customer_paying_with(ctx, "up@example.de", card("tok_visa"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    ctx.clock.advance(days=10)  # type: ignore[attr-defined]
+    _, _, document = subscriptions.change_subscription_plan(ctx, sub, "pro")
+    assert document is not None and document.payment_method is Kind.CARD and document.collect_on == ctx.today()
+    report = collection.run_collection(ctx)
+    assert (report.attempted, report.succeeded) == (1, 1)
+    assert invoices.get_invoice(ctx, document.id).status is InvoiceStatus.PAID
     check_ledger(ctx)

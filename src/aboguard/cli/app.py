@@ -12,7 +12,7 @@ from aboguard.domain.periods import parse_date
 from aboguard.errors import NotInitialised
 from aboguard.services import demo
 
-from . import billing, clock, customers, invoices, ledger, payment_methods, payments, plans, subscriptions
+from . import billing, clock, customers, invoices, ledger, payment_methods, payments, plans, refunds, subscriptions
 from .context import context, initialise
 from .render import clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
 
@@ -26,6 +26,8 @@ app.add_typer(payment_methods.app, name="payment-methods")
 app.add_typer(payments.app, name="payments")
 app.command("collect")(payments.collect)
 app.command("tick")(payments.tick)
+app.command("refund")(refunds.refund)
+app.add_typer(refunds.app, name="refunds")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(clock.app, name="clock")
 app.add_typer(invoices.app, name="invoices")

@@ -121,7 +121,7 @@ def collection_dict(report: CollectionReport) -> dict[str, Any]:
     return {"attempted": report.attempted, "succeeded": report.succeeded, "failed": report.failed,
             "pending": report.pending, "requires_action": report.requires_action, "resolved": report.resolved,
             "events_applied": report.events_applied, "events_by_type": report.events_by_type,
-            "declines": [{"invoice_id": d.invoice, "code": d.code, "message": d.message} for d in report.declines],
+            "declines": [{"invoice": d.invoice, "code": d.code, "message": d.message} for d in report.declines],
             "collected": [Money(m, c) for c, m in sorted(report.collected.items())],
             "problems": [{"invoice": p.invoice, "code": p.code, "message": p.message} for p in report.problems]}
 
@@ -137,7 +137,7 @@ def collection_summary(report: CollectionReport) -> str:
     else:
         lines.append("Collection: nothing new to charge.")
     for decline in report.declines:
-        lines.append(f"  declined: {decline.code} — {decline.message}")
+        lines.append(f"  {decline.invoice} declined: {decline.code} — {decline.message}")
     if report.resolved:
         lines.append(f"  {report.resolved} interrupted attempts resolved with the gateway (none charged twice).")
     if report.events_by_type:

@@ -323,7 +323,25 @@ def reverse_payment(invoice: Invoice, amount: Money) -> Invoice:
     status = InvoiceStatus.ISSUED if paid.is_zero() else InvoiceStatus.PARTIALLY_PAID
     if invoice.status in {InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}:
         status = invoice.status
+    elif invoice.total - paid - invoice.credited <= Money.zero(invoice.currency):
+        # credited meanwhile (a refund the provider refused because of this very chargeback): nothing is owed
+        status = InvoiceStatus.VOID if paid.is_zero() and invoice.credited == invoice.total else InvoiceStatus.PAID
     return replace(invoice, amount_paid=paid, status=status)
+
+
+def apply_refund(invoice: Invoice, amount: Money) -> Invoice:
+    """Money paid for the invoice went back to the customer (after a credit note for the same amount)."""
+    if invoice.is_credit_note or amount.currency != invoice.currency or not amount.is_positive() \
+            or amount > invoice.paid:
+        raise InvalidInvoice(f"cannot refund {amount} on {invoice.number}: {invoice.paid} was paid")
+    return replace(invoice, amount_paid=invoice.paid - amount)
+
+
+def reverse_refund(invoice: Invoice, amount: Money) -> Invoice:
+    """A refund reported as paid out came back (the card was closed): the money counts as paid again."""
+    if amount.currency != invoice.currency or not amount.is_positive():
+        raise InvalidInvoice(f"cannot undo a refund of {amount} on {invoice.number}")
+    return replace(invoice, amount_paid=invoice.paid + amount)
 
 
 def mark_uncollectible(invoice: Invoice) -> tuple[Invoice, list[ev.Event]]:

@@ -23,6 +23,7 @@ from .invoicing import Invoice
 from .tax import TaxTreatment
 
 BANK = "bank"
+CASH = "cash"
 FEES = "fees"  # bank and gateway fees (Nebenkosten des Geldverkehrs)
 WRITE_OFFS = "write_offs"  # uncollectible receivables
 
@@ -54,6 +55,8 @@ class EntryKind(StrEnum):
     CREDIT_NOTE_ISSUED = "credit_note_issued"
     PAYMENT_RECEIVED = "payment_received"
     PAYMENT_REVERSED = "payment_reversed"
+    REFUND = "refund"
+    REFUND_REVERSED = "refund_reversed"
     FEE = "fee"
     WRITE_OFF = "write_off"
 
@@ -160,6 +163,26 @@ def reversal_entry(invoice: Invoice, amount: Money, *, out_of: str, booked_on: d
                         customer_id=invoice.customer_id, document_id=invoice.id,
                         description=f"Payment for invoice {invoice.number} returned" + (f" ({reason})" if reason
                                                                                          else ""))
+
+
+def refund_entry(invoice: Invoice, amount: Money, *, out_of: str, booked_on: date, entry_id: JournalEntryId,
+                 created_at: datetime, credit_note_number: str | None = None) -> JournalEntry:
+    """Money paid back to the customer from ``out_of``: it settles the credit the credit note gave them."""
+    note = f" (credit note {credit_note_number})" if credit_note_number else ""
+    return JournalEntry(id=entry_id, kind=EntryKind.REFUND, booked_on=booked_on, created_at=created_at,
+                        lines=(JournalLine(receivable(invoice.customer_id), amount), JournalLine(out_of, -amount)),
+                        customer_id=invoice.customer_id, document_id=invoice.id,
+                        description=f"Refund for invoice {invoice.number}{note}")
+
+
+def refund_reversal_entry(invoice: Invoice, amount: Money, *, into: str, booked_on: date, entry_id: JournalEntryId,
+                          created_at: datetime, reason: str = "") -> JournalEntry:
+    """A refund paid out earlier came back into ``into``: the customer holds the credit again."""
+    return JournalEntry(id=entry_id, kind=EntryKind.REFUND_REVERSED, booked_on=booked_on, created_at=created_at,
+                        lines=(JournalLine(into, amount), JournalLine(receivable(invoice.customer_id), -amount)),
+                        customer_id=invoice.customer_id, document_id=invoice.id,
+                        description=f"Refund for invoice {invoice.number} came back" + (f" ({reason})" if reason
+                                                                                        else ""))
 
 
 def fee_entry(amount: Money, *, out_of: str, booked_on: date, entry_id: JournalEntryId, created_at: datetime,

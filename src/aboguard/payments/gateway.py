@@ -6,6 +6,7 @@ providers) implements :class:`PaymentGateway`. The contract every adapter keeps:
 * ``charge`` is idempotent by ``ChargeRequest.idempotency_key``: the same key returns the stored result
   and never creates a second charge; the same key with a different amount (or payment method) raises
   :class:`IdempotencyConflict`.
+* ``refund`` is idempotent the same way; ``find_refund_by_idempotency_key`` answers for a refund key.
 * ``find_by_idempotency_key`` tells whether the provider has seen a key, and how that charge stands now
   (a SEPA debit that settled since is ``SUCCEEDED``); ``None`` means the request never arrived.
 * Expected outcomes (a declined card) are return values; errors are raised only for bad requests.
@@ -124,7 +125,8 @@ class GatewayEventType(StrEnum):
     PAYMENT_FAILED = "payment.failed"  # late failure of a pending charge
     PAYMENT_RETURNED = "payment.returned"  # SEPA return or refund request after success
     CHARGEBACK = "payment.chargeback"  # card dispute
-    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_SUCCEEDED = "refund.succeeded"  # also for a refund made in the provider's dashboard
+    REFUND_FAILED = "refund.failed"  # a refund reported as done could not be paid out after all
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,7 @@ class GatewayEvent:
     occurred_at: datetime
     decline: Decline | None = None
     fee: Money | None = None  # what the provider or bank charges the merchant for a return or chargeback
+    provider_refund_id: str | None = None  # refund events: which refund
 
 
 @runtime_checkable
@@ -152,6 +155,10 @@ class PaymentGateway(Protocol):
 
     def find_by_idempotency_key(self, key: str) -> ChargeResult | None:
         """The charge made under ``key`` as it stands now, or None if the provider never saw the key."""
+        ...
+
+    def find_refund_by_idempotency_key(self, key: str) -> RefundResult | None:
+        """The refund made under ``key``, or None if the provider never saw the key."""
         ...
 
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:

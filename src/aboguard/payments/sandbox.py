@@ -24,6 +24,8 @@ Test card tokens (like Stripe's test cards)
     ``tok_mastercard_mac03``  fail: do_not_honor with Mastercard MAC 03 (retry not allowed)
     ``tok_mastercard_mac21``  fail: do_not_honor with Mastercard MAC 21 (stop recurring; retry not allowed)
     ``tok_visa_stop_payment`` fail: Visa response code R1 (category 1: hard, retry not allowed)
+    ``4000000000005126`` / ``tok_refund_fails``  succeeds; a refund of it succeeds at first, then fails a
+        day later (``refund.failed``, expired_or_canceled_card), as a provider reports when the card is gone
     Any other token succeeds, except an all-digit number that fails the Luhn check: incorrect_number.
 
 Test IBANs (SEPA direct debit; every debit is ``pending`` first; "BD" = TARGET2 banking days after the charge)
@@ -54,6 +56,11 @@ real provider) and never creates a second charge; the same key with another amou
 method raises :class:`IdempotencyConflict`. :meth:`SandboxGateway.find_by_idempotency_key` returns the
 charge as it stands at the clock's now (a settled SEPA debit is ``succeeded``, a rejected one ``failed``;
 a returned or charged-back payment stays ``succeeded``, the reversal comes as an event).
+
+Refunds: :meth:`SandboxGateway.refund` refunds (part of) a settled payment once per key and reports
+``refund.succeeded`` at once (a ``refund.failed`` later for the card above);
+:meth:`SandboxGateway.find_refund_by_idempotency_key` answers for a key after a crash. A refund made
+with a key aboguard never used stands for one made in the provider's dashboard.
 
 Webhooks: :meth:`SandboxGateway.due_events` returns the deliveries ``(headers, body)`` whose time has come
 and marks them delivered; the header ``sandbox-signature`` is the hex HMAC-SHA256 of the body with
@@ -140,6 +147,18 @@ _SETTLE = _Later(GatewayEventType.PAYMENT_SUCCEEDED, banking_days=2)
 
 def _card_fail(code: str, *, network: str | None = None, advice: str | None = None) -> _Script:
     return _Script(Outcome.FAILED, classify_card(code, network=network, advice_code=advice))
+
+
+REFUND_FAILS = frozenset({"4000000000005126", "tok_refund_fails"})
+
+
+def _fingerprint(kind: PaymentMethodKind, token: str) -> str:
+    return hashlib.sha256(f"{kind.value}|{token}".encode()).hexdigest()
+
+
+REFUND_FAILURE = replace(classify_card("expired_card"), raw_code="expired_or_canceled_card",
+                         message="The refund could not be paid out: the card is expired or cancelled.")
+_REFUND_FAILS_FINGERPRINTS = frozenset(_fingerprint(PaymentMethodKind.CARD, t) for t in REFUND_FAILS)
 
 
 def _card_scripts() -> dict[str, _Script]:
@@ -323,6 +342,7 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_at TEXT NOT NULL,
     decline TEXT,
     fee_minor INTEGER,
+    refund_id TEXT,
     delivered_at TEXT,
     deliveries INTEGER NOT NULL DEFAULT 0
 );
@@ -383,6 +403,9 @@ class SandboxGateway:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     tx.execute(statement)
+            columns = {row["name"] for row in tx.execute("PRAGMA table_info(events)")}
+            if "refund_id" not in columns:  # a sandbox file from before refunds were reported by id
+                tx.execute("ALTER TABLE events ADD COLUMN refund_id TEXT")
             tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('sim_epoch', ?)",
                        (clock.now().astimezone(UTC).date().isoformat(),))
 
@@ -424,7 +447,7 @@ class SandboxGateway:
             raise InvalidGatewayRequest("a charge needs a payment method token")
         if request.method.kind is PaymentMethodKind.BANK_TRANSFER:
             raise InvalidGatewayRequest("a bank transfer is paid by the customer; the gateway cannot charge it")
-        fingerprint = hashlib.sha256(f"{request.method.kind.value}|{token}".encode()).hexdigest()
+        fingerprint = _fingerprint(request.method.kind, token)
         now = self._clock.now()
         with self._tx() as tx:
             row = tx.execute("SELECT * FROM charges WHERE idempotency_key = ?", (key,)).fetchone()
@@ -633,18 +656,35 @@ class SandboxGateway:
             tx.execute("UPDATE charges SET refunded_minor = refunded_minor + ? WHERE payment_id = ?",
                        (amount.minor, provider_payment_id))
             self._schedule(tx, _hash_id("evt_sbx_", refund_id, GatewayEventType.REFUND_SUCCEEDED.value),
-                           GatewayEventType.REFUND_SUCCEEDED, provider_payment_id, amount, now, None, None)
+                           GatewayEventType.REFUND_SUCCEEDED, provider_payment_id, amount, now, None, None,
+                           refund_id=refund_id)
+            if row["token_fingerprint"] in _REFUND_FAILS_FINGERPRINTS:
+                self._schedule(tx, _hash_id("evt_sbx_", refund_id, GatewayEventType.REFUND_FAILED.value),
+                               GatewayEventType.REFUND_FAILED, provider_payment_id, amount, now + timedelta(days=1),
+                               REFUND_FAILURE, None, refund_id=refund_id)
         return RefundResult(Outcome.SUCCEEDED, refund_id, amount, None)
+
+    def find_refund_by_idempotency_key(self, key: str) -> RefundResult | None:
+        """The refund made under ``key``; None if the key was never seen (the request never arrived)."""
+        conn = self._connect()
+        try:
+            row = conn.execute("SELECT * FROM refunds WHERE idempotency_key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            return None
+        return RefundResult(Outcome(row["outcome"]), row["refund_id"], Money(row["amount_minor"], row["currency"]),
+                            None)
 
     # -- events -------------------------------------------------------------------------------------------
 
     @staticmethod
     def _schedule(tx: sqlite3.Connection, event_id: str, kind: GatewayEventType, payment_id: str, amount: Money,
-                  at: datetime, decline: Decline | None, fee: Money | None) -> None:
-        tx.execute("INSERT INTO events (id, type, payment_id, amount_minor, currency, occurred_at, decline, fee_minor)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  at: datetime, decline: Decline | None, fee: Money | None, *, refund_id: str | None = None) -> None:
+        tx.execute("INSERT INTO events (id, type, payment_id, amount_minor, currency, occurred_at, decline, fee_minor,"
+                   " refund_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (event_id, kind.value, payment_id, amount.minor, amount.currency, _ts(at), _decline_json(decline),
-                    fee.minor if fee is not None else None))
+                    fee.minor if fee is not None else None, refund_id))
 
     @staticmethod
     def _event(row: sqlite3.Row) -> GatewayEvent:
@@ -652,7 +692,7 @@ class SandboxGateway:
         fee = Money(row["fee_minor"], currency) if row["fee_minor"] is not None else None
         return GatewayEvent(row["id"], GatewayEventType(row["type"]), row["payment_id"],
                             Money(row["amount_minor"], currency), datetime.fromisoformat(row["occurred_at"]),
-                            _decline_from(row["decline"]), fee)
+                            _decline_from(row["decline"]), fee, row["refund_id"])
 
     def _delivery(self, row: sqlite3.Row) -> tuple[dict[str, str], bytes]:
         decline = row["decline"]
@@ -660,6 +700,7 @@ class SandboxGateway:
             "id": row["id"], "type": row["type"], "payment_id": row["payment_id"],
             "amount_minor": row["amount_minor"], "currency": row["currency"], "occurred_at": row["occurred_at"],
             "decline": json.loads(decline) if decline else None, "fee_minor": row["fee_minor"],
+            "refund_id": row["refund_id"],
         }, sort_keys=True, separators=(",", ":")).encode()
         return {"content-type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)}, body
 
@@ -694,6 +735,7 @@ class SandboxGateway:
             fee = data["fee_minor"]
             return GatewayEvent(str(data["id"]), GatewayEventType(data["type"]), str(data["payment_id"]),
                                 Money(data["amount_minor"], currency), datetime.fromisoformat(data["occurred_at"]),
-                                _decline_from(data["decline"]), Money(fee, currency) if fee is not None else None)
+                                _decline_from(data["decline"]), Money(fee, currency) if fee is not None else None,
+                                data.get("refund_id"))
         except (ValueError, KeyError, TypeError, InvalidInput) as exc:
             raise MalformedEvent(f"the delivery is not a sandbox event: {exc}") from None

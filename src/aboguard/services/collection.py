@@ -23,7 +23,7 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import AUTO_COLLECTED, Invoice
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
-from aboguard.errors import AboguardError, InvalidInput, InvalidTransition
+from aboguard.errors import InvalidInput, InvalidTransition
 from aboguard.ids import InvoiceId, JournalEntryId, SubscriptionId
 from aboguard.money import Money
 from aboguard.payments.gateway import (
@@ -37,6 +37,7 @@ from aboguard.payments.gateway import (
 )
 from aboguard.store.uow import UnitOfWork
 
+from . import refunds
 from .context import ServiceContext
 
 DEFAULT_BATCH = 100
@@ -66,9 +67,7 @@ class CollectionReport:
 
 
 def gateway_of(ctx: ServiceContext) -> PaymentGateway:
-    if ctx.gateway is None:
-        raise AboguardError("no payment gateway is configured for this installation")
-    return ctx.gateway
+    return ctx.require_gateway()
 
 
 def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stale_after: timedelta = STALE_AFTER,
@@ -135,10 +134,11 @@ def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: 
         events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
                                 result.raw_code)
         uow.events.add(events, ctx.now())
+        number = uow.invoices.get(attempt.invoice_id).number if result.outcome is Outcome.FAILED else None
         uow.commit()
     _count(report, result.outcome, attempt)
     if result.outcome is Outcome.FAILED and result.decline is not None:
-        report.declines.append(CollectionProblem(attempt.invoice_id, result.decline.code,
+        report.declines.append(CollectionProblem(number or attempt.invoice_id, result.decline.code,
                                                  f"{result.decline.message} ({result.decline.decline_class.value})"))
 
 
@@ -231,6 +231,7 @@ def resolve_interrupted(ctx: ServiceContext, report: CollectionReport | None = N
     again is safe (a provider de-duplicates by key), so the attempt is completed that way.
     """
     gateway = gateway_of(ctx)
+    refunds.resolve_interrupted_refunds(ctx, stale_after=stale_after)
     with ctx.uow() as uow:
         stale = uow.attempts.unconfirmed_before(ctx.now() - stale_after)
     for attempt in stale:
@@ -273,13 +274,20 @@ def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None 
 def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
     """Apply one gateway event exactly once (by its id); False if it was applied before or matches nothing."""
     gateway = gateway_of(ctx)
+    if event.type is GatewayEventType.REFUND_SUCCEEDED and event.provider_refund_id:
+        with ctx.uow() as uow:
+            known = uow.refunds.by_provider_id(gateway.name, event.provider_refund_id) is not None
+        if not known:  # it may be ours, sent by a run that crashed before recording the gateway's answer
+            refunds.resolve_pending_for_payment(ctx, event.provider_payment_id)
     with ctx.uow() as uow:
         attempt = uow.attempts.by_provider_id(gateway.name, event.provider_payment_id)
         if not uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(),
                                          attempt.id if attempt else None):
             return False
         events: list[Event] = []
-        if attempt is not None:
+        if event.type in {GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED}:
+            events = refunds.apply_refund_event(ctx, uow, attempt, event)
+        elif attempt is not None:
             events = _apply_event(ctx, uow, attempt, event)
         uow.events.add(events, ctx.now())
         uow.commit()
@@ -350,7 +358,7 @@ def get_payment(ctx: ServiceContext, ref: str) -> tuple[PaymentAttempt, Invoice]
         return attempt, uow.invoices.get(attempt.invoice_id)
 
 
-MANUAL_ACCOUNTS = {"cash": "cash", "transfer": ledger.BANK}
+MANUAL_ACCOUNTS = {"cash": ledger.CASH, "transfer": ledger.BANK}
 
 
 def record_manual_payment(ctx: ServiceContext, invoice_ref: str, *, amount: str | None = None,

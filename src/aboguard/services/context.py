@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aboguard.clock import Clock
 from aboguard.domain.numbering import DEFAULT_CREDIT_NOTE_PATTERN, DEFAULT_INVOICE_PATTERN, NumberPattern
 from aboguard.domain.tax import MerchantTax
+from aboguard.errors import AboguardError
 from aboguard.ids import new_id
 from aboguard.payments.gateway import PaymentGateway
 from aboguard.store.uow import UnitOfWorkFactory
@@ -33,6 +34,11 @@ class ServiceContext:
     database_label: str = ""
     billing: BillingSettings = field(default_factory=BillingSettings)
     gateway: PaymentGateway | None = None  # the configured payment provider (the offline sandbox by default)
+
+    def require_gateway(self) -> PaymentGateway:
+        if self.gateway is None:
+            raise AboguardError("no payment gateway is configured for this installation")
+        return self.gateway
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aboguard.domain import invoicing
 from aboguard.domain.catalog import parse_enum
+from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.tax import TaxDecision
 from aboguard.errors import InvalidInvoice
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.money import Money
+from aboguard.store.uow import UnitOfWork
 
 from .billing import issue_documents
 from .context import ServiceContext
@@ -38,31 +40,39 @@ def create_credit_note(ctx: ServiceContext, invoice_ref: str, *, amount: str | N
     Returns the issued credit note and the invoice as it stands afterwards (void after a full credit of
     an unpaid invoice). The credit note reverses revenue and VAT at the invoice's own rates.
     """
-    reason = reason.strip()
     with ctx.uow() as uow:
         invoice = uow.invoices.find(invoice_ref)
         credit = Money.parse(amount, invoice.currency) if amount is not None else None
-        if invoice.kind is DocumentKind.CREDIT_NOTE:
-            raise InvalidInvoice(f"{invoice.number} is a credit note; credit notes cannot be corrected again")
-        lines = invoicing.credit_note_lines(invoice, credit, reason)
-        # Corrected under the treatment the invoice was issued with, even if the customer has moved since.
-        decision = TaxDecision(treatment=invoice.tax_treatment, country=invoice.tax_country,
-                               note_de=invoice.tax_note_de, note_en=invoice.tax_note_en)
-        draft = invoicing.draft(
-            InvoiceId(ctx.new_id()), kind=DocumentKind.CREDIT_NOTE, customer_id=invoice.customer_id,
-            subscription_id=invoice.subscription_id, buyer=invoice.buyer, lines=lines, decision=decision,
-            tax_date=invoice.supply_start or invoice.issued_on or ctx.today(),
-            prices_include_tax=invoice.prices_include_tax, currency=invoice.currency, created_at=ctx.now(),
-            corrects_id=invoice.id)
-        if credit is not None and draft.total != credit:
-            raise InvalidInvoice(f"a credit of {credit} cannot be split exactly over the VAT rates of "
-                                 f"{invoice.number}; try {draft.total}")
-        (credit_note,), events = issue_documents(ctx, uow, [draft])
-        invoice, voided = invoicing.apply_credit(invoice, credit_note)
-        invoice = uow.invoices.save(invoice)
-        uow.events.add([*events, *voided], ctx.now())
+        credit_note, invoice, events = issue_credit_note(ctx, uow, invoice, credit, reason)
+        uow.events.add(events, ctx.now())
         uow.commit()
         return credit_note, invoice
 
 
-__all__ = ["InvoiceStatus", "create_credit_note", "get_invoice", "list_invoices"]
+def issue_credit_note(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, credit: Money | None, reason: str
+                      ) -> tuple[Invoice, Invoice, list[Event]]:
+    """Inside ``uow``: issue a credit note for ``credit`` of ``invoice`` (all that is left when None), book it,
+    and save the invoice with the credit applied. Returns the credit note, the invoice and the events."""
+    reason = reason.strip()
+    if invoice.kind is DocumentKind.CREDIT_NOTE:
+        raise InvalidInvoice(f"{invoice.number} is a credit note; credit notes cannot be corrected again")
+    lines = invoicing.credit_note_lines(invoice, credit, reason)
+    # Corrected under the treatment the invoice was issued with, even if the customer has moved since.
+    decision = TaxDecision(treatment=invoice.tax_treatment, country=invoice.tax_country,
+                           note_de=invoice.tax_note_de, note_en=invoice.tax_note_en)
+    draft = invoicing.draft(
+        InvoiceId(ctx.new_id()), kind=DocumentKind.CREDIT_NOTE, customer_id=invoice.customer_id,
+        subscription_id=invoice.subscription_id, buyer=invoice.buyer, lines=lines, decision=decision,
+        tax_date=invoice.supply_start or invoice.issued_on or ctx.today(),
+        prices_include_tax=invoice.prices_include_tax, currency=invoice.currency, created_at=ctx.now(),
+        corrects_id=invoice.id)
+    if credit is not None and draft.total != credit:
+        raise InvalidInvoice(f"a credit of {credit} cannot be split exactly over the VAT rates of "
+                             f"{invoice.number}; try {draft.total}")
+    (credit_note,), events = issue_documents(ctx, uow, [draft])
+    invoice, voided = invoicing.apply_credit(invoice, credit_note)
+    invoice = uow.invoices.save(invoice)
+    return credit_note, invoice, [*events, *voided]
+
+
+__all__ = ["InvoiceStatus", "create_credit_note", "get_invoice", "issue_credit_note", "list_invoices"]

@@ -18,6 +18,7 @@ from .repositories import (
     SqlPaymentMethodRepository,
     SqlPlanRepository,
     SqlProductRepository,
+    SqlRefunds,
     SqlSubscriptionRepository,
 )
 from .secrets import SecretBox
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     payment_methods: SqlPaymentMethodRepository
     attempts: SqlPaymentAttempts
     gateway_events: SqlGatewayEventLog
+    refunds: SqlRefunds
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -66,6 +68,7 @@ class SqlUnitOfWork:
         self.payment_methods = SqlPaymentMethodRepository(connection, self.secrets)
         self.attempts = SqlPaymentAttempts(connection)
         self.gateway_events = SqlGatewayEventLog(connection)
+        self.refunds = SqlRefunds(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

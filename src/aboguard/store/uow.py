@@ -18,6 +18,7 @@ from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import PaymentAttempt
+from aboguard.domain.refunds import Refund
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
 from aboguard.errors import Conflict
 from aboguard.ids import CustomerId, InvoiceId, PaymentMethodId, PlanId, PlanVersionId, ProductId, SubscriptionId
@@ -237,6 +238,25 @@ class GatewayEventLog(Protocol):
     def count(self) -> int: ...
 
 
+class RefundRepository(Protocol):
+    def add(self, refund: Refund) -> None: ...
+    def get(self, refund_id: str) -> Refund: ...
+    def find(self, ref: str) -> Refund: ...
+    def by_provider_id(self, gateway: str, provider_refund_id: str) -> Refund | None: ...
+    def save(self, refund: Refund) -> Refund: ...
+    def for_invoice(self, invoice_id: str) -> list[Refund]: ...
+    def count_for_credit_note(self, credit_note_id: str) -> int: ...
+
+    def pending_before(self, before: datetime, *, limit: int = 500) -> list[Refund]:
+        """Gateway refunds still pending and older than ``before`` (an interrupted run)."""
+        ...
+
+    def pending_for_payment(self, gateway: str, provider_payment_id: str) -> list[Refund]: ...
+
+    def list(self, *, invoice_id: str | None = None, customer_id: str | None = None, status: str | None = None,
+             limit: int = 100, offset: int = 0) -> list[Refund]: ...
+
+
 class UnitOfWork(Protocol):
     products: ProductRepository
     plans: PlanRepository
@@ -250,6 +270,7 @@ class UnitOfWork(Protocol):
     payment_methods: PaymentMethodRepository
     attempts: PaymentAttemptRepository
     gateway_events: GatewayEventLog
+    refunds: RefundRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -266,6 +287,6 @@ class UnitOfWorkFactory(Protocol):
 
 __all__ = [
     "CustomerRepository", "DuplicateDocument", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger",
-    "NumberAllocator", "PaymentMethodRepository", "PlanRepository", "ProductRepository", "StoredEvent",
-    "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
+    "NumberAllocator", "PaymentMethodRepository", "PlanRepository", "ProductRepository", "RefundRepository",
+    "StoredEvent", "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
 ]

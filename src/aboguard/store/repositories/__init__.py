@@ -9,6 +9,7 @@ from .payment_methods import SqlPaymentMethodRepository
 from .payments import SqlGatewayEventLog, SqlPaymentAttempts
 from .plans import SqlPlanRepository
 from .products import SqlProductRepository
+from .refunds import SqlRefunds
 from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
@@ -24,5 +25,6 @@ __all__ = [
     "SqlPaymentMethodRepository",
     "SqlPlanRepository",
     "SqlProductRepository",
+    "SqlRefunds",
     "SqlSubscriptionRepository",
 ]
