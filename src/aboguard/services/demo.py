@@ -22,7 +22,7 @@ from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.errors import ClockNotAdjustable
 from aboguard.money import Money
 
-from . import billing, collection, customers, installation, invoices, payment_methods, plans, subscriptions
+from . import billing, collection, customers, installation, invoices, payment_methods, plans, refunds, subscriptions
 from .billing import BillingRunReport
 from .collection import CollectionReport
 from .context import ServiceContext
@@ -106,7 +106,7 @@ def seed_demo(ctx: ServiceContext) -> DemoData:
 
     Plans and customers are created, subscriptions start over the first days, the clock moves on and
     billing runs issue invoices (trial conversion, renewals, an upgrade settled pro rata, a cancellation
-    that ends the contract, a goodwill credit note). Ends with the ledger check.
+    that ends the contract, a goodwill refund with its credit note). Ends with the ledger check.
     """
     created = not plans.list_plans(ctx, include_archived=True)
     steps: list[DemoStep] = []
@@ -142,10 +142,12 @@ def seed_demo(ctx: ServiceContext) -> DemoData:
                                  f"({document.total.format('en')})" if document else "")))
         story.live_until(45)
         box_invoice = invoices.list_invoices(ctx, subscription_id=subs["emma.jones@example.ie"], kind="invoice")[-1]
-        note, _ = invoices.create_credit_note(ctx, box_invoice.number or box_invoice.id, amount="5.00",
-                                              reason="box arrived damaged")
-        steps.append(DemoStep(ctx.today(), f"Goodwill credit note {note.number} over {note.total.format('en')} "
-                              f"for {box_invoice.number}"))
+        refunded = refunds.refund_invoice(ctx, box_invoice.number or box_invoice.id, amount="5.00",
+                                          reason="box arrived damaged")
+        note = refunded.credit_note
+        steps.append(DemoStep(ctx.today(), f"Goodwill refund of {note.total.format('en')} for {box_invoice.number} "
+                              f"with credit note {note.number}, paid back by SEPA through the gateway "
+                              f"({', '.join(r.status.value for r in refunded.refunds)})"))
         story.live_until(DEMO_DAYS - 1)
     return DemoData(created, plans.list_plans(ctx), customers.list_customers(ctx),
                     subscriptions.list_subscriptions(ctx), steps, invoices.list_invoices(ctx, limit=1000),
