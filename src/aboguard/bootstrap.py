@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from aboguard.clock import Clock, SystemClock, TestClock
 from aboguard.config import Settings
+from aboguard.domain import retries
 from aboguard.domain.numbering import NumberPattern
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import NotInitialised
@@ -60,20 +62,24 @@ def billing_settings(settings: Settings) -> BillingSettings:
                                  small_business=settings.small_business, oss=settings.oss),
         invoice_numbers=NumberPattern("invoice", settings.invoice_pattern),
         credit_note_numbers=NumberPattern("credit_note", settings.credit_note_pattern),
-        payment_terms_days=settings.payment_terms_days)
+        payment_terms_days=settings.payment_terms_days, merchant_name=settings.merchant_name,
+        merchant_address=tuple(line.strip() for line in settings.merchant_address.replace("|", "\n").splitlines()
+                               if line.strip()))
 
 
 def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingSettings) -> ServiceContext:
     uow = SqlUnitOfWorkFactory(engine, secrets_for(settings))
     ctx = ServiceContext(uow=uow, clock=clock, merchant_tz=settings.merchant_tz,
-                         database_label=_label(database_url(settings)), billing=billing)
+                         database_label=_label(database_url(settings)), billing=billing,
+                         retry_policy=retries.policy_by_name(settings.retry_policy))
     ctx.gateway = _LazyGateway(lambda: _sandbox(settings, ctx))  # type: ignore[assignment]
     return ctx
 
 
 def _sandbox(settings: Settings, ctx: ServiceContext) -> SandboxGateway:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SandboxGateway(settings.data_dir / "sandbox-gateway.db", _ContextClock(ctx))
+    return SandboxGateway(settings.data_dir / "sandbox-gateway.db", _ContextClock(ctx),
+                          behaviour_seed=settings.sandbox_seed)
 
 
 class _LazyGateway:
@@ -107,7 +113,7 @@ class _ContextClock:
 def build(settings: Settings) -> ServiceContext:
     """Context for an initialised installation, on the sandbox clock if it has one."""
     billing = billing_settings(settings)  # a bad setting is reported before the database is touched
-    engine = make_engine(database_url(settings))
+    engine = make_engine(database_url(settings), durable=settings.durable)
     ctx = _context(settings, SystemClock(), engine, billing)
     try:
         if migrate.current_revision(engine) is None or not installation.is_initialised(ctx):
@@ -124,7 +130,7 @@ def initialise(settings: Settings, *, test_clock: bool = False, at: datetime | N
                ) -> tuple[ServiceContext, installation.ClockState]:
     """Create or upgrade the schema and record the installation (a sandbox if ``test_clock``)."""
     billing = billing_settings(settings)
-    engine = make_engine(database_url(settings))
+    engine = make_engine(database_url(settings), durable=settings.durable)
     clock: Clock = TestClock(at or SystemClock().now()) if test_clock else SystemClock()
     ctx = _context(settings, clock, engine, billing)
     try:
@@ -133,3 +139,14 @@ def initialise(settings: Settings, *, test_clock: bool = False, at: datetime | N
     except BaseException:
         ctx.close()
         raise
+
+
+def simulation_context(policy: str, directory: Path, *, seed: int, start: datetime) -> ServiceContext:
+    """A throw-away sandbox installation in ``directory`` for the recovery simulator: embedded SQLite, the
+    test clock at ``start``, the sandbox gateway's customers seeded with ``seed``, the given retry policy."""
+    directory.mkdir(parents=True, exist_ok=False)
+    settings = Settings(data_dir=directory, database_url=None, merchant_tz=ZoneInfo("Europe/Berlin"),
+                        retry_policy=policy, sandbox_seed=seed, secret_key_file=directory / "secret.key",
+                        durable=False)
+    ctx, _ = initialise(settings, test_clock=True, at=start)
+    return ctx

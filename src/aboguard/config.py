@@ -27,6 +27,11 @@ class Settings:
     payment_terms_days: int = 14  # pay-by-invoice: days from issue to due date
     secret_key: str | None = None  # ABOGUARD_SECRET_KEY: Fernet key(s) for IBANs and tokens at rest
     secret_key_file: Path | None = None  # used without ABOGUARD_SECRET_KEY; None: there is no data directory
+    merchant_name: str = "aboguard sandbox merchant"  # ABOGUARD_MERCHANT_NAME: on letters and hand-overs
+    merchant_address: str = ""  # ABOGUARD_MERCHANT_ADDRESS: postal address, lines separated by "|" or newlines
+    sandbox_seed: int | None = None  # ABOGUARD_SANDBOX_SEED: sandbox customers follow seeded behaviour profiles
+    durable: bool = True  # False only for throw-away installations (the simulator): no flush per commit
+    retry_policy: str = "smart"  # ABOGUARD_RETRY_POLICY: smart (decline-aware) or fixed (days 3, 5, 7)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +48,12 @@ class Settings:
         terms = env.get("ABOGUARD_PAYMENT_TERMS_DAYS", "14").strip()
         if not terms.isdigit() or not 0 <= int(terms) <= 120:
             raise InvalidInput(f"ABOGUARD_PAYMENT_TERMS_DAYS={terms!r} must be a number of days from 0 to 120")
+        retry_policy = (env.get("ABOGUARD_RETRY_POLICY") or "smart").strip().lower()
+        if retry_policy not in {"smart", "fixed"}:
+            raise InvalidInput(f"ABOGUARD_RETRY_POLICY={retry_policy!r} must be smart or fixed")
+        seed = (env.get("ABOGUARD_SANDBOX_SEED") or "").strip()
+        if seed and not seed.lstrip("-").isdigit():
+            raise InvalidInput(f"ABOGUARD_SANDBOX_SEED={seed!r} must be a whole number")
         data_dir = Path(env.get("ABOGUARD_DATA_DIR") or "./data")
         database_url = env.get("ABOGUARD_DATABASE_URL") or None
         # The key file lives in the data directory: the default one for the embedded SQLite database, an
@@ -61,6 +72,10 @@ class Settings:
             payment_terms_days=int(terms),
             secret_key=(env.get("ABOGUARD_SECRET_KEY") or "").strip() or None,
             secret_key_file=data_dir / "secret.key" if has_data_dir else None,
+            retry_policy=retry_policy,
+            sandbox_seed=int(seed) if seed else None,
+            merchant_name=(env.get("ABOGUARD_MERCHANT_NAME") or "").strip() or "aboguard sandbox merchant",
+            merchant_address=(env.get("ABOGUARD_MERCHANT_ADDRESS") or "").strip(),
         )
 
 

@@ -438,3 +438,49 @@ def test_gone_and_expiring_profiles(tmp_path: Path, clock: TestClock) -> None:
     clock.advance(days=3)
     [event] = [gateway.parse_event(*d) for d in gateway.due_events(clock.now())]
     assert event.type is GatewayEventType.PAYMENT_FAILED and event.decline and event.decline.raw_code == "AC04"
+
+
+def test_a_replacement_method_works_where_the_original_keeps_failing(tmp_path: Path, clock: TestClock) -> None:
+    gateway = SandboxGateway(tmp_path / "n.sqlite", clock, behaviour_seed=5)
+    profiles = {f"cus_{n}": gateway.profile_for(f"cus_{n}") for n in range(500)}
+    gone = next(c for c, p in profiles.items() if p.kind is ProfileKind.GONE)
+    expiring = next(c for c, p in profiles.items() if p.kind is ProfileKind.CARD_EXPIRING)
+    clock.set(datetime(2027, 6, 15, 12, 0, tzinfo=UTC))  # mid-month, after every gone_from / expires_on
+    # the original simulation tokens keep failing, also with a suffix ...
+    assert gateway.charge(request("tok_sim_x", key="g0", customer=gone)).raw_code == "lost_card"
+    assert gateway.charge(request("tok_sim", key="e0", customer=expiring)).raw_code == "expired_card"
+    assert gateway.charge(request("pp_sim", key="p0", kind=PAYPAL, customer=gone)).outcome is Outcome.FAILED
+    # ... a method added after being asked for a new one works
+    for key, token, kind, customer in [("g1", "tok_sim_new", CARD, gone), ("e1", "tok_sim_new_b", CARD, expiring),
+                                       ("p1", "pp_sim_new", PAYPAL, gone)]:
+        result = gateway.charge(request(token, key=key, kind=kind, customer=customer))
+        assert (result.outcome, result.raw_code) == (Outcome.SUCCEEDED, None), token
+    assert gateway.charge(request("sim_iban_new_c", key="s1", kind=SEPA, customer=gone)).outcome is Outcome.PENDING
+    clock.advance(days=3)
+    [event] = [gateway.parse_event(*d) for d in gateway.due_events(clock.now())]
+    assert event.type is GatewayEventType.PAYMENT_SUCCEEDED
+
+
+def test_a_replacement_method_is_still_short_of_funds_at_month_end(tmp_path: Path, clock: TestClock) -> None:
+    gateway = SandboxGateway(tmp_path / "s.sqlite", clock, behaviour_seed=3)
+    short = next(f"cus_{n}" for n in range(1000)
+                 if gateway.profile_for(f"cus_{n}").kind is ProfileKind.SHORT_OF_FUNDS)
+    codes = set()
+    for month in range(1, 13):  # the account is short on some month ends, not on others
+        clock.set(datetime(2026, month, 27, 12, 0, tzinfo=UTC))
+        codes.add(gateway.charge(request("tok_sim_new", key=f"end-{month}", customer=short)).raw_code)
+    assert codes == {None, "insufficient_funds"}
+
+
+def test_a_simulated_customer_is_the_tokens_number_and_has_one_account_balance_a_day(
+        tmp_path: Path, clock: TestClock) -> None:
+    gateway = SandboxGateway(tmp_path / "d.sqlite", clock, behaviour_seed=3)
+    short = next(n for n in range(1000) if gateway.profile_for(f"sim-{n}").kind is ProfileKind.SHORT_OF_FUNDS)
+    for month in range(1, 13):
+        clock.set(datetime(2026, month, 27, 12, 0, tzinfo=UTC))
+        # the same person whatever the installation calls them; every charge of one day sees the same balance
+        outcomes = {gateway.charge(request(f"tok_sim_{short}", key=f"{month}-{ref}", customer=ref)).raw_code
+                    for ref in ("cus_a", "cus_b", "cus_c")}
+        sepa = gateway.charge(request(f"DE89370400440532013000|SIM-{short}", key=f"{month}-sepa", kind=SEPA))
+        assert len(outcomes) == 1 and sepa.outcome is Outcome.PENDING
+    assert gateway.charge(request("DE89370400440532013000|AG-1", key="plain", kind=SEPA)).outcome is Outcome.PENDING

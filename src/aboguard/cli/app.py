@@ -12,7 +12,20 @@ from aboguard.domain.periods import parse_date
 from aboguard.errors import NotInitialised
 from aboguard.services import demo
 
-from . import billing, clock, customers, invoices, ledger, payment_methods, payments, plans, refunds, subscriptions
+from . import (
+    billing,
+    clock,
+    customers,
+    dunning,
+    invoices,
+    ledger,
+    payment_methods,
+    payments,
+    plans,
+    refunds,
+    simulate,
+    subscriptions,
+)
 from .context import context, initialise
 from .render import clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
 
@@ -28,6 +41,9 @@ app.command("collect")(payments.collect)
 app.command("tick")(payments.tick)
 app.command("refund")(refunds.refund)
 app.add_typer(refunds.app, name="refunds")
+app.add_typer(dunning.app, name="dunning")
+app.add_typer(dunning.collections_app, name="collections")
+app.command("simulate")(simulate.simulate)
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(clock.app, name="clock")
 app.add_typer(invoices.app, name="invoices")
@@ -82,7 +98,8 @@ def demo_command(json_out: bool = JSON) -> None:
     typer.echo(f"{what} in {ctx.database_label}. Sandbox date: {ctx.today().isoformat()}.\n")
     for step in data.steps:
         text = (billing.summary(step.billing) if step.billing
-                else payments.collection_summary(step.collection) if step.collection else step.what)
+                else payments.collection_summary(step.collection) if step.collection
+                else dunning.report_summary(step.dunning) if step.dunning else step.what)
         typer.echo(f"{step.on}  {text}")
     if data.steps:
         typer.echo("")
@@ -95,5 +112,5 @@ def demo_command(json_out: bool = JSON) -> None:
         verdict = "OK" if data.ledger.ok else "FAILED"
         typer.echo(f"Ledger check {verdict}: {data.ledger.entries} entries balance; receivables of "
                    f"{data.ledger.customers} customers equal their open invoices.\n")
-    typer.echo("Try: aboguard invoices show RE-… · aboguard clock advance --days 30 · aboguard bill · "
-               "aboguard ledger check")
+    typer.echo("Try: aboguard invoices show RE-… · aboguard dunning list · aboguard clock advance --days 30 · "
+               "aboguard tick · aboguard ledger check · aboguard simulate --customers 2000 --months 12")

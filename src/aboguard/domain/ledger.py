@@ -58,6 +58,7 @@ class EntryKind(StrEnum):
     REFUND = "refund"
     REFUND_REVERSED = "refund_reversed"
     FEE = "fee"
+    DUNNING_CHARGE = "dunning_charge"
     WRITE_OFF = "write_off"
 
 

@@ -11,7 +11,7 @@ state.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -61,6 +61,10 @@ class PaymentAttempt:
     decline_message: str | None = None
     retry_allowed: bool | None = None
     version: int = 1
+    retry_action: str | None = None  # what the retry policy decided after this failure (domain.retries)
+    retry_on: date | None = None
+    retry_reason: str | None = None
+    network_advice: str | None = None  # e.g. a Mastercard merchant advice code
 
 
 def start(attempt_id: str, *, invoice_id: InvoiceId, customer_id: CustomerId, number: int, amount: Money,
@@ -128,6 +132,7 @@ def _with_decline(attempt: PaymentAttempt, decline: Decline | None) -> PaymentAt
         return attempt
     return replace(attempt, decline_code=decline.code, decline_class=decline.decline_class.value,
                    decline_message=decline.message, retry_allowed=decline.retry_allowed,
+                   network_advice=decline.network_advice,
                    raw_code=decline.raw_code or attempt.raw_code)
 
 
@@ -179,3 +184,17 @@ class PaymentReturned(ev.Event):
     amount: Money
     reason_code: str
     decline_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRetryDecided(ev.Event):
+    """What happens after a failed charge: a retry on a date, or a request to the customer (new method, 3-D Secure)."""
+
+    name: ClassVar[str] = "payment.retry_decided"
+    aggregate: ClassVar[str] = "payment"
+    invoice_id: str
+    customer_id: str
+    action: str  # retry | ask_for_new_method | ask_to_authenticate | stop
+    retry_on: str | None
+    reason: str
+    pre_notification: bool

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from aboguard.domain.catalog import PaymentMethodKind
-from aboguard.domain.declines import Decline
+from aboguard.domain.declines import Decline, DeclineClass
 from aboguard.errors import Conflict, InvalidInput
 from aboguard.money import Money
 
@@ -41,6 +41,8 @@ __all__ = [
     "PaymentGateway",
     "RefundNotAllowed",
     "RefundResult",
+    "event_from_dict",
+    "event_to_dict",
 ]
 
 
@@ -164,3 +166,31 @@ class PaymentGateway(Protocol):
     def parse_event(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
         """Verify a webhook delivery's signature (constant time) and read its event."""
         ...
+
+
+def event_to_dict(event: GatewayEvent) -> dict[str, Any]:
+    """A JSON-safe form of an event, to keep one that cannot be applied yet (see ``event_from_dict``)."""
+    decline = event.decline
+    return {"id": event.id, "type": event.type.value, "provider_payment_id": event.provider_payment_id,
+            "amount_minor": event.amount.minor, "currency": event.amount.currency,
+            "occurred_at": event.occurred_at.isoformat(),
+            "decline": None if decline is None else {
+                "code": decline.code, "decline_class": decline.decline_class.value, "raw_code": decline.raw_code,
+                "message": decline.message, "network_advice": decline.network_advice,
+                "retry_allowed": decline.retry_allowed},
+            "fee_minor": event.fee.minor if event.fee is not None else None,
+            "provider_refund_id": event.provider_refund_id}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> GatewayEvent:
+    currency = data["currency"]
+    decline = data.get("decline")
+    return GatewayEvent(
+        id=data["id"], type=GatewayEventType(data["type"]), provider_payment_id=data["provider_payment_id"],
+        amount=Money(data["amount_minor"], currency), occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        decline=None if decline is None else Decline(
+            code=decline["code"], decline_class=DeclineClass(decline["decline_class"]), raw_code=decline["raw_code"],
+            message=decline["message"], network_advice=decline["network_advice"],
+            retry_allowed=decline["retry_allowed"]),
+        fee=Money(data["fee_minor"], currency) if data.get("fee_minor") is not None else None,
+        provider_refund_id=data.get("provider_refund_id"))

@@ -46,10 +46,18 @@ PayPal billing agreement tokens
     ``B-SANDBOX-ACTION``      requires_action: PAYER_ACTION_REQUIRED (authentication_required)
 
 Simulation tokens: ``tok_sim`` (card), ``sim_iban`` (SEPA), ``pp_sim`` (PayPal), also with a suffix
-(``tok_sim_42``). With ``behaviour_seed`` they follow the customer's :class:`BehaviourProfile`
-(:meth:`SandboxGateway.profile_for`), decided only by the seed, the customer reference and the date the
-sandbox file was created, and each charge's luck only by those and the idempotency key, so a simulation is
-reproducible. Without a seed they always succeed.
+(``tok_sim_42``); a SEPA debit is simulated too when its mandate reference starts with ``SIM``
+(``DE89...|SIM-42``, ``SIMNEW-42`` for a replacement). With ``behaviour_seed`` they follow the customer's
+:class:`BehaviourProfile` (:meth:`SandboxGateway.profile_for`), decided only by the seed, the customer (the
+token's numeric suffix when it has one, which keeps a customer the same person however the installation
+numbers its records, else the customer reference) and the date the sandbox file was created; whether a
+short-of-funds customer has the money is decided by those and the day of the charge (every charge that
+day sees the same account), so a simulation is reproducible and two runs meet identical customers.
+Without a seed they always succeed. A card that expired (``CARD_EXPIRING``) and a customer who
+is ``GONE`` keep failing only with their ORIGINAL simulation token: a replacement token, one that starts with
+``tok_sim_new`` (card), ``sim_iban_new`` (SEPA) or ``pp_sim_new`` (PayPal) -- what a simulated customer adds
+after being asked for a new payment method, e.g. ``tok_sim_new_2`` -- is a fresh, working method. It is
+still subject to the ``SHORT_OF_FUNDS`` month-end luck (the customer's money is the same).
 
 Idempotency: the same key returns the stored result of the first call (the original response, like a
 real provider) and never creates a second charge; the same key with another amount, currency or payment
@@ -88,6 +96,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aboguard.clock import Clock
+from aboguard.domain.banking_calendar import add_banking_days
 from aboguard.domain.catalog import PaymentMethodKind
 from aboguard.domain.declines import Decline, DeclineClass, classify_card, classify_sepa
 from aboguard.errors import InvalidInput
@@ -217,6 +226,14 @@ PAYPAL_TOKENS: Mapping[str, _Script] = MappingProxyType({
 _IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _SIM_PREFIX = {PaymentMethodKind.CARD: "tok_sim", PaymentMethodKind.SEPA_DEBIT: "sim_iban",
                PaymentMethodKind.PAYPAL: "pp_sim"}
+# A simulation token the customer adds after being asked for a new payment method: a fresh, working one.
+_SIM_NEW_PREFIX = {kind: f"{prefix}_new" for kind, prefix in _SIM_PREFIX.items()}
+
+
+def _sim_customer(token: str) -> str | None:
+    """The simulated customer a token belongs to: its numeric suffix (``tok_sim_new_42``, ``...|SIM-42``)."""
+    match = re.search(r"(\d+)$", token)
+    return f"sim-{match.group(1)}" if match else None
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -243,36 +260,11 @@ def _iban_in(token: str) -> str | None:
 # -- TARGET2 banking days --------------------------------------------------------------------------------------
 
 
-def _easter(year: int) -> date:
-    """Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month, day = divmod(h + m - 7 * n + 114, 31)
-    return date(year, month, day + 1)
-
-
-def _is_banking_day(day: date) -> bool:
-    if day.weekday() >= 5:
-        return False
-    if (day.month, day.day) in {(1, 1), (5, 1), (12, 25), (12, 26)}:
-        return False
-    easter = _easter(day.year)
-    return day not in {easter - timedelta(days=2), easter + timedelta(days=1)}
-
-
 def _after_banking_days(instant: datetime, n: int) -> datetime:
-    result = instant
-    while n > 0:
-        result += timedelta(days=1)
-        if _is_banking_day(result.date()):
-            n -= 1
-    return result
+    """``instant`` moved to the ``n``-th TARGET2 banking day after its date, same time of day (n <= 0: as is)."""
+    if n <= 0:
+        return instant
+    return instant + (add_banking_days(instant.date(), n) - instant.date())
 
 
 # -- behaviour profiles ----------------------------------------------------------------------------------------
@@ -543,7 +535,7 @@ class SandboxGateway:
 
     def _script(self, request: ChargeRequest, now: datetime) -> _Script:
         kind, token = request.method.kind, request.method.token.strip()
-        if token.startswith(_SIM_PREFIX[kind]):
+        if token.startswith(_SIM_PREFIX[kind]) or (kind is PaymentMethodKind.SEPA_DEBIT and "|SIM" in token.upper()):
             return self._simulated(request, now)
         if kind is PaymentMethodKind.CARD:
             if token in CARD_TOKENS:
@@ -590,15 +582,20 @@ class SandboxGateway:
 
     def _simulated(self, request: ChargeRequest, now: datetime) -> _Script:
         kind = request.method.kind
-        profile = self.profile_for(request.customer_ref)
+        token = request.method.token.strip()
+        who = _sim_customer(token) or request.customer_ref
+        profile = self.profile_for(who)
         today = now.astimezone(ZoneInfo(SIM_TIMEZONE)).date()
         short = False
         if profile.kind is ProfileKind.SHORT_OF_FUNDS:
             last_day = calendar.monthrange(today.year, today.month)[1]
-            luck = _rng("charge", self.behaviour_seed, request.customer_ref, request.idempotency_key).random()
+            luck = _rng("funds", self.behaviour_seed, who, today.isoformat()).random()
             short = today.day > last_day - 5 and luck < profile.month_end_failure_rate
-        gone = profile.kind is ProfileKind.GONE and profile.gone_from is not None and today >= profile.gone_from
-        expired = (profile.kind is ProfileKind.CARD_EXPIRING and profile.expires_on is not None
+        # A replacement method (added after being asked for a new one) is not lost, closed or expired.
+        replacement = token.startswith(_SIM_NEW_PREFIX[kind]) or "|SIMNEW" in token.upper()
+        gone = (not replacement and profile.kind is ProfileKind.GONE and profile.gone_from is not None
+                and today >= profile.gone_from)
+        expired = (not replacement and profile.kind is ProfileKind.CARD_EXPIRING and profile.expires_on is not None
                    and today >= profile.expires_on)
         if kind is PaymentMethodKind.SEPA_DEBIT:
             if gone:

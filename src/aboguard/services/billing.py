@@ -82,8 +82,7 @@ def _frozen_heap() -> Iterator[None]:
     A run allocates millions of short-lived objects, and each full collection would walk every module,
     cache and compiled statement again (measured: about a fifth of the run's time).
     """
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # no gc.collect() first: it costs 0.1 s, which daily runs (the simulator) pay thousands of times
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])  # fewer young collections; batches are small
     try:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from aboguard.domain import invoicing, ledger
+from aboguard.domain import dunning_charges as charges_
+from aboguard.domain import invoicing, ledger, retries
 from aboguard.domain import payments as attempts_
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain.catalog import PaymentMethodKind
@@ -26,6 +27,7 @@ from aboguard.domain.payments import AttemptStatus, PaymentAttempt
 from aboguard.errors import InvalidInput, InvalidTransition
 from aboguard.ids import InvoiceId, JournalEntryId, SubscriptionId
 from aboguard.money import Money
+from aboguard.payments import gateway as gateway_port
 from aboguard.payments.gateway import (
     ChargeRequest,
     ChargeResult,
@@ -37,7 +39,7 @@ from aboguard.payments.gateway import (
 )
 from aboguard.store.uow import UnitOfWork
 
-from . import refunds
+from . import dunning, refunds
 from .context import ServiceContext
 
 DEFAULT_BATCH = 100
@@ -111,7 +113,7 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
                 continue
             attempt = attempts_.start(ctx.new_id(), invoice_id=invoice.id, customer_id=invoice.customer_id,
                                       number=uow.attempts.count_for_invoice(invoice.id) + 1,
-                                      amount=invoice.amount_due, method_kind=method.kind,
+                                      amount=dunning.amount_to_collect(ctx, uow, invoice), method_kind=method.kind,
                                       payment_method_id=method.id, gateway=gateway.name, now=now)
             uow.attempts.add(attempt)
             started.append((attempt, MethodRef(method.kind, _gateway_reference(method))))
@@ -121,9 +123,10 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
 
 
 def _gateway_reference(method: PaymentMethod) -> str:
-    """What the gateway charges: the card or PayPal token, or for a SEPA debit the (decrypted) IBAN."""
+    """What the gateway charges: the card or PayPal token, or for a SEPA debit the (decrypted) IBAN with the
+    mandate reference (``IBAN|reference``), which a debit needs and a provider keys its mandate by."""
     if method.kind is PaymentMethodKind.SEPA_DEBIT:
-        return method.iban or ""
+        return f"{method.iban or ''}|{method.mandate_reference}" if method.mandate_reference else method.iban or ""
     return method.gateway_token or ""
 
 
@@ -133,6 +136,10 @@ def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: 
         attempt = uow.attempts.get(attempt_id)
         events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
                                 result.raw_code)
+        if result.provider_payment_id and attempt.provider_payment_id is None:
+            # news the gateway sent before this answer was recorded (a crash in between) applies now
+            for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
+                events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))
         uow.events.add(events, ctx.now())
         number = uow.invoices.get(attempt.invoice_id).number if result.outcome is Outcome.FAILED else None
         uow.commit()
@@ -177,14 +184,14 @@ def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, prov
         return []
     uow.attempts.save(updated)
     invoice = uow.invoices.get(attempt.invoice_id)
-    amount = min(attempt.amount, invoice.amount_due) if invoice.amount_due.is_positive() else None
-    if amount is not None:
-        paid, paid_events = invoicing.apply_payment(invoice, amount)
-        uow.invoices.save(paid)
+    owed = invoice.amount_due + sum((c.open for c in uow.dunning.charges_for_invoice(invoice.id)),
+                                    Money.zero(invoice.currency)) if invoice.status in invoicing.OPEN \
+        else Money.zero(invoice.currency)
+    amount = min(attempt.amount, owed)
+    if amount.is_positive():
+        paid, paid_events = dunning.apply_incoming(ctx, uow, invoice, amount, into=ledger.clearing(attempt.gateway),
+                                                   accrue=False)
         events += paid_events
-        uow.ledger.add_many([ledger.payment_entry(invoice, amount, into=ledger.clearing(attempt.gateway),
-                                                  booked_on=ctx.today(), entry_id=JournalEntryId(ctx.new_id()),
-                                                  created_at=ctx.now())])
         if paid.status is invoicing.InvoiceStatus.PAID and invoice.subscription_id:
             events += _reinstate_if_settled(ctx, uow, invoice.subscription_id)
     return events
@@ -195,11 +202,29 @@ def _fail(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline
     updated, events = attempts_.failed(attempt, decline, raw_code, ctx.now(), provider_payment_id)
     if not events:
         return []
-    uow.attempts.save(updated)
     invoice = uow.invoices.get(attempt.invoice_id)
+    events += _schedule_retry(ctx, uow, updated, invoice)
     if invoice.subscription_id:
         events += _mark_past_due(ctx, uow, invoice.subscription_id)
     return events
+
+
+def _schedule_retry(ctx: ServiceContext, uow: UnitOfWork, failed: PaymentAttempt, invoice: Invoice) -> list[Event]:
+    """Ask the retry policy what to do after this failure; record the decision and set the next charge date."""
+    history = [retries.FailedCharge(
+        failed_on=a.updated_at.astimezone(ctx.merchant_tz).date(), method_kind=a.method_kind,
+        decline_code=a.decline_code or "unknown", decline_class=a.decline_class or "soft",
+        retry_allowed=a.retry_allowed is not False, network_advice=a.network_advice, raw_code=a.raw_code)
+        for a in [*uow.attempts.list(invoice_id=invoice.id, limit=1000), failed]
+        if (a.id != failed.id and a.status in {AttemptStatus.FAILED, AttemptStatus.REVERSED}) or a is failed]
+    decision = ctx.retry_policy.decide(history, today=ctx.today())
+    uow.attempts.save(replace(failed, retry_action=decision.action.value, retry_on=decision.retry_on,
+                              retry_reason=decision.reason))
+    if decision.action is retries.RetryAction.RETRY and invoice.status in invoicing.OPEN:
+        uow.invoices.save(replace(invoice, collect_on=decision.retry_on))
+    return [attempts_.PaymentRetryDecided(failed.id, invoice.id, invoice.customer_id, decision.action.value,
+                                          decision.retry_on.isoformat() if decision.retry_on else None,
+                                          decision.reason, decision.pre_notification)]
 
 
 def _mark_past_due(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str) -> list[Event]:
@@ -281,11 +306,21 @@ def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
             refunds.resolve_pending_for_payment(ctx, event.provider_payment_id)
     with ctx.uow() as uow:
         attempt = uow.attempts.by_provider_id(gateway.name, event.provider_payment_id)
+        refund_event = event.type in {GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED}
+        if attempt is None and not refund_event:
+            # A payment not known yet: its charge may be made but not recorded (a collector crashed in
+            # between). Keep the event; it is applied when the attempt learns its payment id.
+            uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(), None,
+                                      provider_payment_id=event.provider_payment_id,
+                                      waiting=gateway_port.event_to_dict(event))
+            uow.commit()
+            return False
         if not uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(),
-                                         attempt.id if attempt else None):
+                                         attempt.id if attempt else None,
+                                         provider_payment_id=event.provider_payment_id):
             return False
         events: list[Event] = []
-        if event.type in {GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED}:
+        if refund_event:
             events = refunds.apply_refund_event(ctx, uow, attempt, event)
         elif attempt is not None:
             events = _apply_event(ctx, uow, attempt, event)
@@ -322,14 +357,15 @@ def _reverse(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, even
         return []
     uow.attempts.save(updated)
     invoice = uow.invoices.get(InvoiceId(attempt.invoice_id))
-    amount = min(attempt.amount, invoice.paid)
-    if amount.is_positive():
-        uow.invoices.save(invoicing.reverse_payment(invoice, amount))
-        reason = event.decline.code if event.decline else event.type.value
-        uow.ledger.add_many([ledger.reversal_entry(invoice, amount, out_of=ledger.clearing(attempt.gateway),
-                                                   booked_on=ctx.today(), entry_id=JournalEntryId(ctx.new_id()),
-                                                   created_at=ctx.now(), reason=reason)])
+    reason = event.decline.code if event.decline else event.type.value
+    invoice, parts = dunning.reverse_incoming(ctx, uow, invoice, attempt.amount)
+    if parts:
+        uow.ledger.add_many([charges_.return_entry(
+            invoice.customer_id, invoice.id, parts, out_of=ledger.clearing(attempt.gateway), booked_on=ctx.today(),
+            entry_id=JournalEntryId(ctx.new_id()), created_at=ctx.now(),
+            description=f"Payment for invoice {invoice.number} returned ({reason})")])
     _book_fee(ctx, uow, attempt, event)
+    events += _schedule_retry(ctx, uow, uow.attempts.get(attempt.id), invoice)
     if invoice.subscription_id:
         events += _mark_past_due(ctx, uow, invoice.subscription_id)
     return events
@@ -368,12 +404,9 @@ def record_manual_payment(ctx: ServiceContext, invoice_ref: str, *, amount: str 
         raise InvalidInput(f"unknown manual payment method {method!r}: use cash or transfer")
     with ctx.uow() as uow:
         invoice = uow.invoices.find(invoice_ref)
-        money = Money.parse(amount, invoice.currency) if amount is not None else invoice.amount_due
-        paid, events = invoicing.apply_payment(invoice, money)
-        uow.invoices.save(paid)
-        uow.ledger.add_many([ledger.payment_entry(invoice, money, into=MANUAL_ACCOUNTS[method],
-                                                  booked_on=ctx.today(), entry_id=JournalEntryId(ctx.new_id()),
-                                                  created_at=ctx.now())])
+        money = Money.parse(amount, invoice.currency) if amount is not None else \
+            dunning.amount_to_collect(ctx, uow, invoice)
+        paid, events = dunning.apply_incoming(ctx, uow, invoice, money, into=MANUAL_ACCOUNTS[method])
         if paid.status is invoicing.InvoiceStatus.PAID and invoice.subscription_id:
             events += _reinstate_if_settled(ctx, uow, invoice.subscription_id)
         uow.events.add(events, ctx.now())

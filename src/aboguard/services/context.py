@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from aboguard.clock import Clock
 from aboguard.domain.numbering import DEFAULT_CREDIT_NOTE_PATTERN, DEFAULT_INVOICE_PATTERN, NumberPattern
+from aboguard.domain.retries import RetryPolicy, SmartRetryPolicy
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import AboguardError
 from aboguard.ids import new_id
@@ -24,6 +25,8 @@ class BillingSettings:
     credit_note_numbers: NumberPattern = field(
         default_factory=lambda: NumberPattern("credit_note", DEFAULT_CREDIT_NOTE_PATTERN))
     payment_terms_days: int = 14
+    merchant_name: str = "aboguard sandbox merchant"
+    merchant_address: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -34,6 +37,7 @@ class ServiceContext:
     database_label: str = ""
     billing: BillingSettings = field(default_factory=BillingSettings)
     gateway: PaymentGateway | None = None  # the configured payment provider (the offline sandbox by default)
+    retry_policy: RetryPolicy = field(default_factory=SmartRetryPolicy)  # what to do after a failed charge
 
     def require_gateway(self) -> PaymentGateway:
         if self.gateway is None:

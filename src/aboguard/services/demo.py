@@ -22,10 +22,22 @@ from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.errors import ClockNotAdjustable
 from aboguard.money import Money
 
-from . import billing, collection, customers, installation, invoices, payment_methods, plans, refunds, subscriptions
+from . import (
+    billing,
+    collection,
+    customers,
+    dunning,
+    installation,
+    invoices,
+    payment_methods,
+    plans,
+    refunds,
+    subscriptions,
+)
 from .billing import BillingRunReport
 from .collection import CollectionReport
 from .context import ServiceContext
+from .dunning import DunningReport
 from .ledger import LedgerCheck, check_ledger
 from .subscriptions import SubscriptionView
 
@@ -88,6 +100,7 @@ class DemoStep:
     what: str
     billing: BillingRunReport | None = None
     collection: CollectionReport | None = None
+    dunning: DunningReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +186,6 @@ class _Story:
         collected = collection.run_collection(self.ctx)
         if collected.attempted or collected.events_applied or collected.resolved:
             self.steps.append(DemoStep(self.ctx.today(), "collection run", collection=collected))
+        dunned = dunning.run_dunning(self.ctx)
+        if dunned.opened or dunned.performed or dunned.resolved:
+            self.steps.append(DemoStep(self.ctx.today(), "dunning run", dunning=dunned))

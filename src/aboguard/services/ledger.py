@@ -51,8 +51,27 @@ def check_ledger(ctx: ServiceContext) -> LedgerCheck:
             a, b = in_ledger.get(currency, 0), in_invoices.get(currency, 0)
             if a != b:
                 mismatches.append(ReceivableMismatch(customer_id, currency, a, b))
+    mismatches += _dunning_mismatches(ctx)
     return LedgerCheck(entries=entries, customers=len(set(booked) | set(open_amounts)), unbalanced=unbalanced,
                        mismatches=mismatches)
+
+
+def _dunning_mismatches(ctx: ServiceContext) -> list[ReceivableMismatch]:
+    """Dunning fees and interest: each customer's receivable equals the charges still open."""
+    with ctx.uow() as uow:
+        costs = uow.ledger.balances("dunning_costs:")
+        interest = uow.ledger.balances("default_interest:")
+        open_charges = uow.dunning.open_charges_by_customer()
+    booked = {(a.removeprefix("dunning_costs:"), "costs"): v for a, v in costs.items()}
+    booked |= {(a.removeprefix("default_interest:"), "interest"): v for a, v in interest.items()}
+    found = []
+    for key in sorted(set(booked) | set(open_charges)):
+        in_ledger, in_charges = booked.get(key, {}), open_charges.get(key, {})
+        for currency in sorted(set(in_ledger) | set(in_charges)):
+            a, b = in_ledger.get(currency, 0), in_charges.get(currency, 0)
+            if a != b:
+                found.append(ReceivableMismatch(f"{key[0]} ({key[1]})", currency, a, b))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

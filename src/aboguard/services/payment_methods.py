@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 
 from aboguard.domain.catalog import PaymentMethodKind, PlanVersion
+from aboguard.domain.dunning import CaseStatus
+from aboguard.domain.invoicing import AUTO_COLLECTED, OPEN, DocumentKind
 from aboguard.domain.payment_methods import (
     KIND_LABELS,
     PaymentMethod,
@@ -16,6 +19,7 @@ from aboguard.domain.payment_methods import (
     build_payment_method,
     mandate_reference_candidate,
 )
+from aboguard.domain.payments import AttemptStatus
 from aboguard.errors import DuplicateMandateReference, InvalidPaymentMethod, InvalidSubscription
 from aboguard.ids import CustomerId, PaymentMethodId
 from aboguard.store.uow import UnitOfWork
@@ -46,6 +50,7 @@ def add_payment_method(ctx: ServiceContext, customer_id: str, spec: PaymentMetho
         events = [PaymentMethodAdded(method.id, customer.id, method.kind.value, method.label(), method.is_default)]
         if method.is_default:
             events.append(PaymentMethodDefaultChanged(method.id, customer.id, previous.id if previous else None))
+            _collect_overdue_with(uow, method, today)
         uow.events.add(events, now)
         uow.commit()
     return method
@@ -77,6 +82,7 @@ def set_default(ctx: ServiceContext, method_id: str) -> PaymentMethod:
         if previous is not None:
             uow.payment_methods.save(replace(previous, is_default=False))
         method = uow.payment_methods.save(replace(method, is_default=True))
+        _collect_overdue_with(uow, method, ctx.today())
         uow.events.add([PaymentMethodDefaultChanged(method.id, method.customer_id,
                                                     previous.id if previous else None)], now)
         uow.commit()
@@ -103,6 +109,29 @@ def remove_payment_method(ctx: ServiceContext, method_id: str) -> Removal:
         uow.events.add(events, now)
         uow.commit()
     return Removal(removed, successor)
+
+
+def _collect_overdue_with(uow: UnitOfWork, method: PaymentMethod, today: date) -> int:
+    """A customer asked for a new payment method gave one: charge what is overdue with it today.
+
+    Not invoices handed over to collections, nor ones with a charge still in flight.
+    """
+    if method.kind not in AUTO_COLLECTED:
+        return 0
+    queued = 0
+    for status in OPEN:
+        for invoice in uow.invoices.list(customer_id=method.customer_id, status=status, kind=DocumentKind.INVOICE,
+                                         limit=1000):
+            if invoice.due_on is None or invoice.due_on > today or (invoice.collect_on and invoice.collect_on <= today):
+                continue
+            case = uow.dunning.case_for_invoice(invoice.id)
+            if case is not None and case.status is CaseStatus.COLLECTIONS:
+                continue
+            if any(a.status is AttemptStatus.PENDING for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
+                continue
+            uow.invoices.save(replace(invoice, collect_on=today))
+            queued += 1
+    return queued
 
 
 def ensure_method_allowed(plan_version: PlanVersion, method: PaymentMethod) -> None:

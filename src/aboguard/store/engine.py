@@ -25,16 +25,20 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for ``url`` (nothing is cached: callers dispose what they make)."""
+def make_engine(url: str, *, durable: bool = True) -> Engine:
+    """A new engine for ``url`` (nothing is cached: callers dispose what they make).
+
+    ``durable=False`` (SQLite only) skips the flush to disk at each commit: for throw-away databases
+    such as the recovery simulator's, never for an installation's books.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, durable=durable)
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, *, durable: bool = True) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -48,6 +52,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not durable:
+                cursor.execute("PRAGMA synchronous=OFF")
         finally:
             cursor.close()
 

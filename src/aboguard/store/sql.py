@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .repositories import (
     SqlCustomerRepository,
+    SqlDunning,
     SqlEventLog,
     SqlGatewayEventLog,
     SqlInstallationSettings,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     attempts: SqlPaymentAttempts
     gateway_events: SqlGatewayEventLog
     refunds: SqlRefunds
+    dunning: SqlDunning
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
         self.attempts = SqlPaymentAttempts(connection)
         self.gateway_events = SqlGatewayEventLog(connection)
         self.refunds = SqlRefunds(connection)
+        self.dunning = SqlDunning(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -279,6 +279,10 @@ payment_attempts = Table(
     Column("decline_message", Text, nullable=True),
     Column("retry_allowed", Boolean, nullable=True),
     Column("version", Integer, nullable=False),
+    Column("retry_action", String(ENUM), nullable=True),
+    Column("retry_on", Date, nullable=True),
+    Column("retry_reason", Text, nullable=True),
+    Column("network_advice", String(16), nullable=True),
     UniqueConstraint("invoice_id", "number"),
     Index("ix_payment_attempts_status_created_at", "status", "created_at"),
     Index("ix_payment_attempts_gateway_provider_payment_id", "gateway", "provider_payment_id"),
@@ -292,6 +296,10 @@ gateway_events = Table(
     Column("event_type", String(64), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("attempt_id", String(ID), nullable=True),
+    # an event for a payment aboguard does not know yet (its charge is still being recorded): kept to apply later
+    Column("provider_payment_id", String(128), nullable=True),
+    Column("waiting", JSON(none_as_null=True), nullable=True),
+    Index("ix_gateway_events_gateway_provider_payment_id", "gateway", "provider_payment_id"),
 )
 
 refunds = Table(
@@ -320,4 +328,72 @@ refunds = Table(
     Index("ix_refunds_invoice_id", "invoice_id"),
     Index("ix_refunds_status_created_at", "status", "created_at"),
     Index("ix_refunds_gateway_provider_refund_id", "gateway", "provider_refund_id"),
+)
+
+dunning_policies = Table(
+    "dunning_policies", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+dunning_cases = Table(
+    "dunning_cases", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), nullable=False, unique=True),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("policy_code", String(64), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("steps_done", Integer, nullable=False),
+    Column("next_step_on", Date, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("default_since", Date, nullable=True),
+    Column("paused_until", Date, nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_dunning_cases_next_step_on_id", "next_step_on", "id"),
+    Index("ix_dunning_cases_customer_id", "customer_id"),
+    Index("ix_dunning_cases_status", "status"),
+)
+
+dunning_timeline = Table(
+    "dunning_timeline", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("case_id", String(ID), ForeignKey("dunning_cases.id"), nullable=False),
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("action", String(ENUM), nullable=False),
+    Column("happened_on", Date, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("channel", String(ENUM), nullable=True),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=True),
+    UniqueConstraint("case_id", "seq"),
+    Index("ix_dunning_timeline_invoice_id", "invoice_id"),
+)
+
+dunning_charges = Table(
+    "dunning_charges", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("case_id", String(ID), ForeignKey("dunning_cases.id"), nullable=False),
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("kind", String(ENUM), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("paid_minor", BigInteger, nullable=False),
+    Column("waived_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("charged_on", Date, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_dunning_charges_invoice_id", "invoice_id"),
+    Index("ix_dunning_charges_customer_id", "customer_id"),
 )

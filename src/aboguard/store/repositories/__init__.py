@@ -1,6 +1,7 @@
 """SQLAlchemy Core repositories, one per aggregate; each works on the unit of work's connection."""
 
 from .customers import SqlCustomerRepository
+from .dunning import SqlDunning
 from .events import SqlEventLog
 from .invoices import SqlInvoiceRepository
 from .ledger import SqlLedger
@@ -15,6 +16,7 @@ from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
     "SqlCustomerRepository",
+    "SqlDunning",
     "SqlEventLog",
     "SqlGatewayEventLog",
     "SqlInstallationSettings",

@@ -45,6 +45,12 @@ class SqlEventLog:
         query = query.order_by(events.c.occurred_at, events.c.id).limit(limit)
         return [rows.event_from_row(row) for row in self._conn.execute(query).mappings()]
 
+    def since(self, after: datetime, names: Iterable[str], *, limit: int = 100_000) -> list[StoredEvent]:
+        """Events with one of ``names`` that occurred at or after ``after``, in order (the occurred_at index)."""
+        query = (select(events).where(events.c.occurred_at >= after, events.c.name.in_(list(names)))
+                 .order_by(events.c.occurred_at, events.c.id).limit(limit))
+        return [rows.event_from_row(row) for row in self._conn.execute(query).mappings()]
+
     def _ascending_ids(self, occurred_at: datetime, count: int) -> list[str]:
         """UUIDv7 ids that sort after every event already logged at the same instant.
 

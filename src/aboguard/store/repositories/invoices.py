@@ -16,7 +16,7 @@ from aboguard.errors import ConcurrentUpdate, InvoiceNotFound
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store import rows
 from aboguard.store.bulk import insert_many
-from aboguard.store.tables import invoice_lines, invoices
+from aboguard.store.tables import dunning_cases, invoice_lines, invoices
 from aboguard.store.uow import DuplicateDocument
 
 from ._base import one_of
@@ -122,6 +122,15 @@ class SqlInvoiceRepository:
                  .order_by(invoices.c.collect_on, invoices.c.id).limit(limit))
         if skip_locked and self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
+        return self._load(query)
+
+    def overdue_without_dunning(self, today: date, *, limit: int) -> list[Invoice]:
+        """Open invoices past their due date that no dunning case has taken up yet (by the status/due index)."""
+        query = (select(invoices)
+                 .where(invoices.c.status.in_([InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value]),
+                        invoices.c.kind == DocumentKind.INVOICE.value, invoices.c.due_on < today,
+                        ~select(dunning_cases.c.id).where(dunning_cases.c.invoice_id == invoices.c.id).exists())
+                 .order_by(invoices.c.due_on, invoices.c.id).limit(limit))
         return self._load(query)
 
     def existing_billing_keys(self, keys: Collection[str]) -> set[str]:

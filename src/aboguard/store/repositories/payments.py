@@ -20,7 +20,8 @@ from ._base import execute_guarded
 
 _FIELDS = ("id", "invoice_id", "customer_id", "number", "idempotency_key", "payment_method_id", "gateway",
            "created_at", "updated_at", "provider_payment_id", "raw_code", "decline_code", "decline_class",
-           "decline_message", "retry_allowed", "version")
+           "decline_message", "retry_allowed", "version", "retry_action", "retry_on", "retry_reason",
+           "network_advice")
 
 
 class AttemptNotFound(NotFound):
@@ -116,12 +117,25 @@ class SqlGatewayEventLog:
         self._conn = connection
 
     def record(self, gateway: str, event_id: str, event_type: str, received_at: datetime,
-               attempt_id: str | None) -> bool:
-        """True if this event is new (and now recorded), False if it was applied before."""
+               attempt_id: str | None, *, provider_payment_id: str | None = None,
+               waiting: dict[str, Any] | None = None) -> bool:
+        """True if this event is new (and now recorded), False if it was seen before. ``waiting`` keeps an
+        event for a payment not known yet, to be applied once it is (:meth:`take_waiting`)."""
         error = execute_guarded(self._conn, insert(gateway_events).values(
             gateway=gateway, event_id=event_id, event_type=event_type, received_at=received_at,
-            attempt_id=attempt_id))
+            attempt_id=attempt_id, provider_payment_id=provider_payment_id, waiting=waiting))
         return error is None
+
+    def take_waiting(self, gateway: str, provider_payment_id: str, attempt_id: str) -> list[dict[str, Any]]:
+        """The events kept for this payment, oldest first, now marked as applied to ``attempt_id``."""
+        rows = self._conn.execute(select(gateway_events.c.event_id, gateway_events.c.waiting).where(
+            gateway_events.c.gateway == gateway, gateway_events.c.provider_payment_id == provider_payment_id,
+            gateway_events.c.waiting.is_not(None))).all()
+        if rows:
+            self._conn.execute(update(gateway_events).where(
+                gateway_events.c.gateway == gateway,
+                gateway_events.c.event_id.in_([r.event_id for r in rows])).values(waiting=None, attempt_id=attempt_id))
+        return sorted((r.waiting for r in rows), key=lambda w: (w["occurred_at"], w["id"]))
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(gateway_events)).scalar_one())
