@@ -17,7 +17,7 @@ install: $(STAMP)
 
 run: install
 	ABOGUARD_DATA_DIR=$(DATA) $(BIN)/aboguard demo
-	$(BIN)/aboguard simulate --customers 300 --months 6 --policy both
+	$(BIN)/aboguard simulate --customers 100 --months 4 --policy both
 
 lint: install
 	$(BIN)/ruff check src tests bench
