@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -59,7 +60,7 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 COLLECT = "import sys; from aboguard.cli import main; sys.exit(main(['collect', '--json']))"
 GOOD_CARD = "tok_visa"
 FAILING_CARDS = ("tok_chargeDeclinedInsufficientFunds", "4000000000009987")  # soft (no funds), hard (lost card)
-WORK_SECONDS = 3.0  # kills fall between 0.8 x the time an idle collector runs (mostly imports) and that + this
+WORK_SECONDS = 6.0  # kills fall between 0.8 x the time an idle collector runs (mostly imports) and that + this
 
 
 # -- databases --------------------------------------------------------------------------------------------------
@@ -126,6 +127,8 @@ class Crashes:
     kills: int = 0  # SIGKILLs that hit a running collector
     finished: int = 0  # collectors that were done before their kill came
     interrupted: dict[str, bool] = field(default_factory=dict)  # attempt id -> the sandbox had charged it
+    errors: Counter = field(default_factory=Counter)  # how collectors failed on their own (not by the kill)
+    samples: dict[str, str] = field(default_factory=dict)  # the first whole stderr of each kind of failure
 
 
 def idle_seconds(env: dict[str, str]) -> float:
@@ -140,7 +143,7 @@ def kill_round(env: dict[str, str], rng: random.Random, collectors: int, window:
                crashes: Crashes) -> None:
     started = time.monotonic()
     processes = [subprocess.Popen([sys.executable, "-c", COLLECT], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL) for _ in range(collectors)]
+                                  stderr=subprocess.PIPE, text=True) for _ in range(collectors)]
     for at, process in sorted(((rng.uniform(*window), p) for p in processes), key=lambda pair: pair[0]):
         time.sleep(max(0.0, started + at - time.monotonic()))
         if process.poll() is None:
@@ -149,8 +152,21 @@ def kill_round(env: dict[str, str], rng: random.Random, collectors: int, window:
         else:
             crashes.finished += 1
     for process in processes:
-        process.wait()
+        _, err = process.communicate()
+        if process.returncode not in (0, -signal.SIGKILL):
+            crashes.errors[_error_line(err)] += 1
+            crashes.samples.setdefault(_error_line(err), err)
     crashes.rounds += 1
+
+
+def _error_line(stderr: str) -> str:
+    """The line that names the error (``error: ...`` or an exception), ids and quoted values masked, so that
+    alike failures count together."""
+    lines = [line.strip() for line in stderr.strip().splitlines()]
+    named = [line for line in lines
+             if line.startswith("error:") or re.match(r"^[\w.]+(Error|Exception|Update)\b", line)]
+    line = (named or lines or ["(no message)"])[-1]
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|'[^']*'", "<...>", line)[:300]
 
 
 def work_left(settings: Settings, crashes: Crashes) -> tuple[int, int]:
@@ -281,7 +297,8 @@ def reconcile(ctx: ServiceContext, token_of: dict[str, str]) -> Reconciliation:
 # -- main ---------------------------------------------------------------------------------------------------------
 
 
-def bench(kind: str, n: int, collectors: int, rounds: int, final: int, seed: int, fail_share: float) -> int:
+def bench(kind: str, n: int, collectors: int, rounds: int, final: int, seed: int, fail_share: float,
+          verbose: bool) -> int:
     tag = f"aboguard_bench_crash_{os.getpid()}"
     rng = random.Random(seed)
     started = time.perf_counter()
@@ -317,8 +334,14 @@ def bench(kind: str, n: int, collectors: int, rounds: int, final: int, seed: int
             advance_clock(settings, timedelta(hours=1), until=DAY_ENDS + timedelta(hours=1))
             kill_seconds = time.perf_counter() - phase
             charged_first = sum(crashes.interrupted.values())
+            errors = sum(crashes.errors.values())
             print(f"  kills: {crashes.kills} SIGKILLs to running collectors in {crashes.rounds} rounds "
-                  f"({crashes.finished} collectors were done before their kill) in {kill_seconds:.1f} s")
+                  f"({crashes.finished} collectors had exited before their kill came, {errors} of them with an "
+                  f"error) in {kill_seconds:.1f} s")
+            for error, count in crashes.errors.most_common():
+                print(f"  a collector failed on its own before its kill, {count}x: {error}")
+                if verbose:
+                    print("    " + "\n    ".join(crashes.samples[error].strip().splitlines()[-25:]))
             print(f"  interrupted attempts: {len(crashes.interrupted):,} left pending by a kill "
                   f"({charged_first:,} after the sandbox charged them, "
                   f"{len(crashes.interrupted) - charged_first:,} before the gateway call)")
@@ -390,13 +413,15 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fail-share", type=float, default=0.15, help="share of cards that decline")
+    parser.add_argument("--verbose", action="store_true", help="print the traceback of each kind of failure")
     args = parser.parse_args()
     collectors = args.collectors or (2 if args.db == "postgres" else 1)
     if args.db == "sqlite" and max(collectors, args.final) > 1:
         parser.error("SQLite runs one collector at a time (DESIGN rule 7): use --db postgres for more")
     if args.invoices < 1 or collectors < 1 or args.kills < 0 or args.final < 1:
         parser.error("--invoices, --collectors and --final must be positive, --kills not negative")
-    sys.exit(bench(args.db, args.invoices, collectors, args.kills, args.final, args.seed, args.fail_share))
+    sys.exit(bench(args.db, args.invoices, collectors, args.kills, args.final, args.seed, args.fail_share,
+                   args.verbose))
 
 
 if __name__ == "__main__":

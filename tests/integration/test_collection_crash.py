@@ -99,8 +99,8 @@ FAILING_CARDS = ("tok_chargeDeclinedInsufficientFunds", "4000000000009987")  # s
 
 
 def _seed_due_subscriptions(ctx: ServiceContext, tokens: list[str]) -> dict[str, str]:
-    """One customer, card and due subscription per token, many per transaction (the services take one each);
-    the customer id -> the card token."""
+    """One customer, default card and subscription starting today per token, inserted in bulk (the services
+    take a transaction each); returns customer id -> card token."""
     now, today = ctx.now(), ctx.today()
     with ctx.uow() as uow:
         plan = uow.plans.get_by_code("basic")
@@ -269,12 +269,8 @@ class CollectorFailed(Exception):
     """A clean collector exited with an error."""
 
 
-@pytest.mark.xfail(strict=True, raises=CollectorFailed, reason=(
-    "collection.resolve_interrupted() does not claim the stale attempts it resolves (DESIGN rule 7): two "
-    "collectors started after a crash both take the same unconfirmed_before() list, both record the same "
-    "attempt, and the slower one dies with ConcurrentUpdate ('payment attempt ... was changed by someone "
-    "else; run again', exit 2) before it charges anything. No money effect: the attempt's version check "
-    "stops the second booking, and the next run finishes the work."))
+# Both used to fail here: unclaimed stale attempts (ConcurrentUpdate) and event ids taken twice under the
+# frozen test clock (IntegrityError on pk_events); resolve_interrupted now claims with SKIP LOCKED.
 def test_two_clean_collectors_after_a_crash_both_finish(db_url: str, tmp_path: Path) -> None:
     env, settings, token_of, _ = _installation(db_url, tmp_path, _tokens(random.Random(5), 250))
     engine = make_engine(db_url)

@@ -24,7 +24,7 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import AUTO_COLLECTED, Invoice
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
-from aboguard.errors import InvalidInput, InvalidTransition
+from aboguard.errors import ConcurrentUpdate, InvalidInput, InvalidTransition
 from aboguard.ids import InvoiceId, JournalEntryId, SubscriptionId
 from aboguard.money import Money
 from aboguard.payments import gateway as gateway_port
@@ -44,6 +44,7 @@ from .context import ServiceContext
 
 DEFAULT_BATCH = 100
 STALE_AFTER = timedelta(minutes=15)
+RESOLVE_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,25 +258,34 @@ def resolve_interrupted(ctx: ServiceContext, report: CollectionReport | None = N
     """
     gateway = gateway_of(ctx)
     refunds.resolve_interrupted_refunds(ctx, stale_after=stale_after)
-    with ctx.uow() as uow:
-        stale = uow.attempts.unconfirmed_before(ctx.now() - stale_after)
-    for attempt in stale:
-        result = gateway.find_by_idempotency_key(attempt.idempotency_key)
-        if result is None:
-            with ctx.uow() as uow:
-                method = uow.payment_methods.get(attempt.payment_method_id) if attempt.payment_method_id else None
-            if method is None:
+    resolved = 0
+    while True:
+        with ctx.uow() as uow:  # claimed in batches: concurrent collectors share the work, none waits
+            stale = uow.attempts.claim_unconfirmed(ctx.now() - stale_after, ctx.now(), limit=RESOLVE_BATCH)
+            uow.commit()
+        for attempt in stale:
+            result = gateway.find_by_idempotency_key(attempt.idempotency_key)
+            if result is None:
+                with ctx.uow() as uow:
+                    method = uow.payment_methods.get(attempt.payment_method_id) if attempt.payment_method_id \
+                        else None
+                if method is None:
+                    continue
+                result = gateway.charge(ChargeRequest(
+                    idempotency_key=attempt.idempotency_key, amount=attempt.amount,
+                    method=MethodRef(method.kind, _gateway_reference(method)), customer_ref=attempt.customer_id,
+                    description=f"Invoice {attempt.invoice_id}"))
+            scratch = CollectionReport()
+            try:
+                _record(ctx, attempt.id, result, scratch)
+            except ConcurrentUpdate:  # gateway news about it was applied meanwhile; the next run looks again
                 continue
-            result = gateway.charge(ChargeRequest(
-                idempotency_key=attempt.idempotency_key, amount=attempt.amount,
-                method=MethodRef(method.kind, _gateway_reference(method)), customer_ref=attempt.customer_id,
-                description=f"Invoice {attempt.invoice_id}"))
-        scratch = CollectionReport()
-        _record(ctx, attempt.id, result, scratch)
-        if report is not None:
-            report.resolved += 1
-            report.collected.update({k: report.collected.get(k, 0) + v for k, v in scratch.collected.items()})
-    return len(stale)
+            resolved += 1
+            if report is not None:
+                report.resolved += 1
+                report.collected.update({k: report.collected.get(k, 0) + v for k, v in scratch.collected.items()})
+        if len(stale) < RESOLVE_BATCH:
+            return resolved
 
 
 def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None = None) -> int:

@@ -230,7 +230,11 @@ class PaymentAttemptRepository(Protocol):
     def count_for_invoice(self, invoice_id: str) -> int: ...
 
     def unconfirmed_before(self, before: datetime, *, limit: int = 500) -> list[PaymentAttempt]:
-        """Pending attempts without the gateway's payment id older than ``before`` (an interrupted run)."""
+        """Pending attempts without the gateway's payment id untouched since ``before`` (an interrupted run)."""
+        ...
+
+    def claim_unconfirmed(self, before: datetime, now: datetime, *, limit: int = 500) -> list[PaymentAttempt]:
+        """Those attempts, locked and stamped ``now`` so that concurrent collectors skip them."""
         ...
 
     def list(self, *, invoice_id: str | None = None, customer_id: str | None = None, status: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -66,7 +67,10 @@ class SqlEventLog:
             made = new_id(ms)
             value = int(made.replace("-", ""), 16)
             if value <= previous:
-                value = previous + 1  # stays inside the random bits: the ms prefix and version are unchanged
+                # a random step, not +1: two transactions logging at one frozen instant read the same
+                # maximum and must not both pick previous + 1. It stays inside the 62 random bits (the ms
+                # prefix, version and variant are unchanged) unless those are nearly exhausted.
+                value = previous + 1 + int.from_bytes(os.urandom(4), "big")
                 made = str(uuid.UUID(int=value))
             ids.append(made)
             previous = value

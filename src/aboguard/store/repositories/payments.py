@@ -88,14 +88,27 @@ class SqlPaymentAttempts:
                                       .where(payment_attempts.c.invoice_id == invoice_id)).scalar_one())
 
     def unconfirmed_before(self, before: datetime, *, limit: int = 500) -> list[PaymentAttempt]:
-        """Pending attempts the gateway never confirmed (no payment id) and that are older than ``before``:
+        """Pending attempts the gateway never confirmed (no payment id) and untouched since ``before``:
         a collector crashed between writing the attempt and recording the gateway's answer."""
         query = (select(payment_attempts)
                  .where(payment_attempts.c.status == AttemptStatus.PENDING.value,
                         payment_attempts.c.provider_payment_id.is_(None),
-                        payment_attempts.c.created_at < before)
+                        payment_attempts.c.updated_at < before)
                  .order_by(payment_attempts.c.created_at, payment_attempts.c.id).limit(limit))
         return [_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def claim_unconfirmed(self, before: datetime, now: datetime, *, limit: int = 500) -> list[PaymentAttempt]:
+        """Take interrupted attempts to resolve: locked (``SKIP LOCKED`` on PostgreSQL) and stamped ``now``,
+        so a concurrent collector neither waits for them nor takes them until they are stale again."""
+        query = (select(payment_attempts)
+                 .where(payment_attempts.c.status == AttemptStatus.PENDING.value,
+                        payment_attempts.c.provider_payment_id.is_(None),
+                        payment_attempts.c.updated_at < before)
+                 .order_by(payment_attempts.c.created_at, payment_attempts.c.id).limit(limit))
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = [_from_row(row) for row in self._conn.execute(query).mappings()]
+        return [self.save(replace(attempt, updated_at=now)) for attempt in claimed]
 
     def list(self, *, invoice_id: str | None = None, customer_id: str | None = None, status: str | None = None,
              limit: int = 100, offset: int = 0) -> list[PaymentAttempt]:
