@@ -183,3 +183,19 @@ def test_an_upgrade_invoice_is_charged_like_the_periods_invoice(ctx: ServiceCont
     assert (report.attempted, report.succeeded) == (1, 1)
     assert invoices.get_invoice(ctx, document.id).status is InvoiceStatus.PAID
     check_ledger(ctx)
+
+
+def test_a_refused_delivery_does_not_cost_the_rest_of_the_batch(ctx: ServiceContext,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    _, sub = customer_paying_with(ctx, "sepa@example.de", PaymentMethodSpec(
+        Kind.SEPA_DEBIT, iban="DE89370400440532013000", account_holder="Sepa"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    ctx.clock.advance(days=3)  # type: ignore[attr-defined]
+    gateway = ctx.gateway
+    real = gateway.due_events  # type: ignore[union-attr]
+    forged = ({"sandbox-signature": "0" * 64}, b'{"id": "evt_forged"}')
+    monkeypatch.setattr(gateway, "due_events", lambda until: [forged, *real(until)])
+    report = collection.run_collection(ctx)
+    assert report.events_applied == 1 and [p.code for p in report.problems] == ["gateway.invalid_signature"]
+    assert invoices.list_invoices(ctx, subscription_id=sub)[0].status is InvoiceStatus.PAID

@@ -10,6 +10,7 @@ returned, a chargeback) are applied once per event id, in any order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -33,6 +34,8 @@ from aboguard.payments.gateway import (
     ChargeResult,
     GatewayEvent,
     GatewayEventType,
+    InvalidSignature,
+    MalformedEvent,
     MethodRef,
     Outcome,
     PaymentGateway,
@@ -41,6 +44,8 @@ from aboguard.store.uow import UnitOfWork
 
 from . import dunning, refunds
 from .context import ServiceContext
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 100
 STALE_AFTER = timedelta(minutes=15)
@@ -296,7 +301,13 @@ def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None 
         return 0
     applied = 0
     for headers, body in due_events(ctx.now()):
-        event = gateway.parse_event(headers, body)
+        try:
+            event = gateway.parse_event(headers, body)
+        except (InvalidSignature, MalformedEvent) as exc:  # refuse this one; the rest of the batch still counts
+            log.warning("refused a delivery from gateway %s: %s", gateway.name, exc)
+            if report is not None:
+                report.problems.append(CollectionProblem("-", exc.code, f"gateway delivery refused: {exc}"))
+            continue
         if apply_gateway_event(ctx, event):
             applied += 1
             if report is not None:
