@@ -199,3 +199,16 @@ def test_a_refused_delivery_does_not_cost_the_rest_of_the_batch(ctx: ServiceCont
     report = collection.run_collection(ctx)
     assert report.events_applied == 1 and [p.code for p in report.problems] == ["gateway.invalid_signature"]
     assert invoices.list_invoices(ctx, subscription_id=sub)[0].status is InvoiceStatus.PAID
+
+
+def test_a_charge_that_needs_3d_secure_asks_the_customer_and_is_not_retried(ctx: ServiceContext) -> None:
+    _, sub = customer_paying_with(ctx, "sca@example.de", card("4000002500003155"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    invoice = invoices.list_invoices(ctx, subscription_id=sub)[0]
+    [attempt] = collection.list_payments(ctx, invoice=invoice.id)
+    assert (attempt.status, attempt.retry_action, attempt.retry_on) == (
+        AttemptStatus.REQUIRES_ACTION, "ask_to_authenticate", None)
+    assert subscriptions.get_subscription(ctx, sub).subscription.status is SubscriptionStatus.PAST_DUE
+    ctx.clock.advance(days=5)  # type: ignore[attr-defined]
+    assert collection.run_collection(ctx).attempted == 0

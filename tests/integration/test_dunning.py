@@ -156,7 +156,7 @@ def test_a_business_owes_the_flat_fee_and_nine_points_once_in_default(ctx: Servi
     view = dunning.get_case(ctx, invoice.id)
     flat = [c for c in view.charges if c.kind.value == "flat_fee"]
     assert [c.amount for c in flat] == [Money(40_00, EUR)]
-    assert flat[0].charged_on == START + timedelta(days=10)
+    assert flat[0].charged_on == START + timedelta(days=14)  # owed once in default (from day 11): the next step
     rate = interest.default_interest(invoice.total, START + timedelta(days=11), START + timedelta(days=21),
                                      consumer=False).segments[0].rate
     assert rate == Decimal("0.0127") + Decimal("0.09")

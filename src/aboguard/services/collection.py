@@ -178,7 +178,18 @@ def _apply_outcome(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt
         return []
     if outcome is Outcome.REQUIRES_ACTION:
         updated, events = attempts_.requires_action(attempt, provider_payment_id, decline, now)
-        uow.attempts.save(updated)
+        if not events:
+            return []
+        # Off-session retries cannot pass 3-D Secure: the customer has to confirm the payment themselves.
+        reason = "the customer's bank asks them to confirm this payment (3-D Secure); retrying without them fails"
+        uow.attempts.save(replace(updated, retry_action=retries.RetryAction.ASK_TO_AUTHENTICATE.value,
+                                  retry_reason=reason))
+        invoice = uow.invoices.get(attempt.invoice_id)
+        events.append(attempts_.PaymentRetryDecided(attempt.id, invoice.id, invoice.customer_id,
+                                                    retries.RetryAction.ASK_TO_AUTHENTICATE.value, None, reason,
+                                                    False))
+        if invoice.subscription_id:
+            events += _mark_past_due(ctx, uow, invoice.subscription_id)
         return events
     return _fail(ctx, uow, attempt, decline, raw_code, provider_payment_id)
 

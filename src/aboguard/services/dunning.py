@@ -147,8 +147,8 @@ def _perform(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase, policy: Du
         charges.append(_add_charge(ctx, uow, case, invoice, ChargeKind.DUNNING_FEE, fee, today,
                                    f"Dunning fee: {step.label}"))
         report.fees[fee.currency] = report.fees.get(fee.currency, 0) + fee.minor
-    if (not consumer and policy.business_flat_fee and default_since is not None and invoice.currency == "EUR"
-            and not any(c.kind is ChargeKind.FLAT_FEE for c in charges)):
+    if (not consumer and policy.business_flat_fee and default_since is not None and default_since <= today
+            and invoice.currency == "EUR" and not any(c.kind is ChargeKind.FLAT_FEE for c in charges)):
         flat = interest.business_flat_fee(invoice.currency)
         charges.append(_add_charge(ctx, uow, case, invoice, ChargeKind.FLAT_FEE, flat, today,
                                    "Flat fee for late payment (§ 288 (5) BGB)"))
