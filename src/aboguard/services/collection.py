@@ -108,9 +108,10 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
         if not due:
             return None
         methods = uow.payment_methods.defaults_for([invoice.customer_id for invoice in due])
+        counts = uow.attempts.counts_for_invoices([invoice.id for invoice in due])
+        uow.invoices.clear_collect_on(due)  # claimed: the next run will not take them again
         started: list[tuple[PaymentAttempt, MethodRef]] = []
         for invoice in due:
-            uow.invoices.save(replace(invoice, collect_on=None))  # claimed: the next run will not take it again
             method = methods.get(invoice.customer_id)
             if method is None or method.kind not in AUTO_COLLECTED:
                 report.problems.append(CollectionProblem(
@@ -118,11 +119,11 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
                     "the customer has no card, PayPal or SEPA mandate to charge; the invoice waits for payment"))
                 continue
             attempt = attempts_.start(ctx.new_id(), invoice_id=invoice.id, customer_id=invoice.customer_id,
-                                      number=uow.attempts.count_for_invoice(invoice.id) + 1,
+                                      number=counts.get(invoice.id, 0) + 1,
                                       amount=dunning.amount_to_collect(ctx, uow, invoice), method_kind=method.kind,
                                       payment_method_id=method.id, gateway=gateway.name, now=now)
-            uow.attempts.add(attempt)
             started.append((attempt, MethodRef(method.kind, _gateway_reference(method))))
+        uow.attempts.add_many([attempt for attempt, _ in started])
         uow.commit()
     report.attempted += len(started)
     return started
@@ -201,9 +202,10 @@ def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, prov
         return []
     uow.attempts.save(updated)
     invoice = uow.invoices.get(attempt.invoice_id)
-    owed = invoice.amount_due + sum((c.open for c in uow.dunning.charges_for_invoice(invoice.id)),
-                                    Money.zero(invoice.currency)) if invoice.status in invoicing.OPEN \
-        else Money.zero(invoice.currency)
+    overdue = invoice.due_on is not None and invoice.due_on < ctx.today()  # only then fees or interest
+    charges = uow.dunning.charges_for_invoice(invoice.id) if overdue else []
+    owed = invoice.amount_due + sum((c.open for c in charges), Money.zero(invoice.currency)) \
+        if invoice.status in invoicing.OPEN else Money.zero(invoice.currency)
     amount = min(attempt.amount, owed)
     if amount.is_positive():
         paid, paid_events = dunning.apply_incoming(ctx, uow, invoice, amount, into=ledger.clearing(attempt.gateway),

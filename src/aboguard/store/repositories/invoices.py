@@ -98,6 +98,15 @@ class SqlInvoiceRepository:
             query = query.where(invoices.c.kind == DocumentKind(kind).value)
         return self._load(query.order_by(invoices.c.created_at, invoices.c.id).limit(limit).offset(offset))
 
+    def clear_collect_on(self, documents: Sequence[Invoice]) -> None:
+        """Take claimed invoices off the collection queue in one statement (optimistic on each version)."""
+        if not documents:
+            return
+        result = self._conn.execute(update(invoices).where(one_of(self._conn, invoices.c.id, [d.id for d in documents]))
+                                    .values(collect_on=None, version=invoices.c.version + 1))
+        if result.rowcount != len(documents):
+            raise ConcurrentUpdate("an invoice claimed for collection was changed meanwhile; run again")
+
     def save(self, invoice: Invoice) -> Invoice:
         """Store the settlement of an issued document (status, paid, credited, next collection date); its
         content never changes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,9 +15,10 @@ from aboguard.domain.payments import AttemptStatus, PaymentAttempt
 from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.ids import CustomerId, InvoiceId
 from aboguard.money import Money
+from aboguard.store.bulk import insert_many
 from aboguard.store.tables import gateway_events, payment_attempts
 
-from ._base import execute_guarded
+from ._base import execute_guarded, one_of
 
 _FIELDS = ("id", "invoice_id", "customer_id", "number", "idempotency_key", "payment_method_id", "gateway",
            "created_at", "updated_at", "provider_payment_id", "raw_code", "decline_code", "decline_class",
@@ -49,6 +51,18 @@ class SqlPaymentAttempts:
 
     def add(self, attempt: PaymentAttempt) -> None:
         self._conn.execute(insert(payment_attempts).values(_to_row(attempt)))
+
+    def add_many(self, attempts: Sequence[PaymentAttempt]) -> None:
+        insert_many(self._conn, payment_attempts, [_to_row(a) for a in attempts])
+
+    def counts_for_invoices(self, invoice_ids: Collection[str]) -> dict[str, int]:
+        """How many attempts each invoice has had, in one query."""
+        if not invoice_ids:
+            return {}
+        query = (select(payment_attempts.c.invoice_id, func.count()).where(
+            one_of(self._conn, payment_attempts.c.invoice_id, list(invoice_ids)))
+            .group_by(payment_attempts.c.invoice_id))
+        return {invoice_id: int(n) for invoice_id, n in self._conn.execute(query)}
 
     def get(self, attempt_id: str) -> PaymentAttempt:
         row = self._conn.execute(select(payment_attempts).where(payment_attempts.c.id == attempt_id)).mappings().first()
