@@ -209,7 +209,7 @@ def test_collections_export_has_what_an_agency_asks_for(ctx: ServiceContext, tmp
     with out.open(encoding="utf-8") as handle:
         [read] = list(csv.DictReader(handle))
     assert read["principal_open"] == "9.99" and read["fees_open"] == "2.50"
-    assert json.dumps(row)
+    assert list(row) == collections.CSV_COLUMNS and json.dumps(row)
 
 
 def test_policies_load_from_toml_and_are_chosen_by_segment(ctx: ServiceContext) -> None:

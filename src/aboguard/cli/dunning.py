@@ -16,7 +16,7 @@ from aboguard.services import dunning as service
 from aboguard.services.dunning import CaseView, DunningReport
 
 from .context import context
-from .render import _default, emit_json, table
+from .render import emit_json, json_default, table
 
 app = typer.Typer(help="Dunning (Mahnwesen): reminders, dunning letters, fees, interest, suspension.",
                   no_args_is_help=True)
@@ -68,7 +68,7 @@ def show(invoice: str = typer.Argument(..., help="Invoice number or id."), json_
                                                                                  if case.paused_until else "")
                                              if case.status.value == "paused" else ""),
              f"  open: principal {view.invoice.amount_due.format('en')}, fees and interest "
-             f"{sum((c.open.minor for c in view.charges), 0) / 100:.2f}, interest not yet booked "
+             f"{view.charges_open.format('en')}, interest not yet booked "
              f"{view.interest_to_date.format('en')}; total {view.open_total.format('en')}", "  timeline:"]
     lines += [f"    {e.happened_on}  {e.action:<13} {e.detail}" for e in view.timeline]
     typer.echo("\n".join(lines))
@@ -151,7 +151,7 @@ def collections_export(out: Path = typer.Option(..., "--out", help="File to writ
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         out.write_text(json.dumps({"claims": result.records, "skipped": result.skipped}, indent=2,
-                                  ensure_ascii=False, default=_default) + "\n", encoding="utf-8")
+                                  ensure_ascii=False, default=json_default) + "\n", encoding="utf-8")
     else:
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=handover.CSV_COLUMNS)

@@ -20,10 +20,10 @@ from aboguard.services.subscriptions import SubscriptionView
 
 
 def emit_json(document: Any) -> None:
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_default))
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=json_default))
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, Money):
         return value.to_dict()
     if isinstance(value, date | datetime):

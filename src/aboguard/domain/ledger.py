@@ -24,6 +24,7 @@ from .tax import TaxTreatment
 
 BANK = "bank"
 CASH = "cash"
+BY_HAND = {"transfer": BANK, "cash": CASH}  # where money paid or paid back outside a gateway is booked
 FEES = "fees"  # bank and gateway fees (Nebenkosten des Geldverkehrs)
 WRITE_OFFS = "write_offs"  # uncollectible receivables
 

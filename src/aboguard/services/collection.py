@@ -230,12 +230,14 @@ def _fail(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline
 
 def _schedule_retry(ctx: ServiceContext, uow: UnitOfWork, failed: PaymentAttempt, invoice: Invoice) -> list[Event]:
     """Ask the retry policy what to do after this failure; record the decision and set the next charge date."""
+    # the stored copy of ``failed`` is not saved yet: take the others from storage and this one as it is now
+    earlier = [a for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)
+               if a.id != failed.id and a.status in {AttemptStatus.FAILED, AttemptStatus.REVERSED}]
     history = [retries.FailedCharge(
         failed_on=a.updated_at.astimezone(ctx.merchant_tz).date(), method_kind=a.method_kind,
         decline_code=a.decline_code or "unknown", decline_class=a.decline_class or "soft",
         retry_allowed=a.retry_allowed is not False, network_advice=a.network_advice, raw_code=a.raw_code)
-        for a in [*uow.attempts.list(invoice_id=invoice.id, limit=1000), failed]
-        if (a.id != failed.id and a.status in {AttemptStatus.FAILED, AttemptStatus.REVERSED}) or a is failed]
+        for a in [*earlier, failed]]
     decision = ctx.retry_policy.decide(history, today=ctx.today())
     uow.attempts.save(replace(failed, retry_action=decision.action.value, retry_on=decision.retry_on,
                               retry_reason=decision.reason))
@@ -428,19 +430,18 @@ def get_payment(ctx: ServiceContext, ref: str) -> tuple[PaymentAttempt, Invoice]
         return attempt, uow.invoices.get(attempt.invoice_id)
 
 
-MANUAL_ACCOUNTS = {"cash": ledger.CASH, "transfer": ledger.BANK}
 
 
 def record_manual_payment(ctx: ServiceContext, invoice_ref: str, *, amount: str | None = None,
                           method: str = "transfer") -> Invoice:
     """Money the merchant received outside aboguard (cash, a transfer seen on the bank account)."""
-    if method not in MANUAL_ACCOUNTS:
+    if method not in ledger.BY_HAND:
         raise InvalidInput(f"unknown manual payment method {method!r}: use cash or transfer")
     with ctx.uow() as uow:
         invoice = uow.invoices.find(invoice_ref)
         money = Money.parse(amount, invoice.currency) if amount is not None else \
             dunning.amount_to_collect(ctx, uow, invoice)
-        paid, events = dunning.apply_incoming(ctx, uow, invoice, money, into=MANUAL_ACCOUNTS[method])
+        paid, events = dunning.apply_incoming(ctx, uow, invoice, money, into=ledger.BY_HAND[method])
         if paid.status is invoicing.InvoiceStatus.PAID and invoice.subscription_id:
             events += _reinstate_if_settled(ctx, uow, invoice.subscription_id)
         uow.events.add(events, ctx.now())

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from aboguard.domain import interest
 from aboguard.domain.dunning import CaseStatus, DunningCase
 from aboguard.domain.dunning_charges import ChargeKind
 from aboguard.domain.invoicing import DocumentKind
@@ -25,6 +24,7 @@ from aboguard.money import Money
 from aboguard.store.uow import UnitOfWork
 
 from .context import ServiceContext
+from .dunning import unbooked_interest
 
 DISPUTE_PREFIX = "dispute:"
 
@@ -63,15 +63,12 @@ def _record(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase) -> dict[str
     consumer = not customer.is_business
     booked_interest = sum((c.amount for c in charges if c.kind is ChargeKind.INTEREST), Money.zero(invoice.currency))
     open_interest = sum((c.open for c in charges if c.kind is ChargeKind.INTEREST), Money.zero(invoice.currency))
-    last = max((c.charged_on for c in charges if c.kind is ChargeKind.INTEREST), default=case.default_since)
-    pending = Money.zero(invoice.currency)
-    segments: list[dict[str, Any]] = []
-    if case.default_since and invoice.amount_due.is_positive() and last and last < today:
-        calc = interest.default_interest(invoice.amount_due, max(last, case.default_since), today, consumer=consumer)
-        pending = calc.total
-        segments = [{"from": s.start, "to_exclusive": s.end, "days": s.days,
-                     "base_rate_percent": str(s.base_rate * 100), "rate_percent": str(s.rate * 100)}
-                    for s in calc.segments]
+    # the same figure the dunning run would book today (interest since the last payment, less what is booked)
+    unbooked = unbooked_interest(uow, case, invoice, charges, consumer=consumer, today=today)
+    pending = unbooked.due if unbooked else Money.zero(invoice.currency)
+    segments = [{"from": s.start, "to_exclusive": s.end, "days": s.days,
+                 "base_rate_percent": str(s.base_rate * 100), "rate_percent": str(s.rate * 100)}
+                for s in (unbooked.calculation.segments if unbooked else ())]
     credit_notes = [d for d in uow.invoices.list(customer_id=customer.id, kind=DocumentKind.CREDIT_NOTE, limit=1000)
                     if d.corrects_id == invoice.id]
     attempts = uow.attempts.list(invoice_id=invoice.id, limit=1000)

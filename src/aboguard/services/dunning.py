@@ -225,23 +225,45 @@ def accrue_interest(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase, inv
     principal has not changed, so the interest since then is computed in one piece, rounded once, and
     only what is not booked yet is added: many small bookings never drift from the exact figure.
     """
-    if case.default_since is None or (policy is not None and not policy.interest):
+    if policy is not None and not policy.interest:
+        return None
+    unbooked = unbooked_interest(uow, case, invoice, charges, consumer=consumer, today=today)
+    if unbooked is None or not unbooked.due.is_positive():
+        return None
+    calc = unbooked.calculation
+    rate = ", ".join(f"{(s.rate * 100).normalize()} %" for s in calc.segments)
+    charges.append(_add_charge(ctx, uow, case, invoice, ChargeKind.INTEREST, unbooked.due, today,
+                               f"Default interest on {invoice.amount_due} from {unbooked.anchor} to {today} at "
+                               f"{rate} (§ 288 BGB; {unbooked.booked} of it booked before)"))
+    return unbooked.due
+
+
+@dataclass(frozen=True, slots=True)
+class UnbookedInterest:
+    """Interest on the open principal since the last payment (``anchor``), and how much of it is booked."""
+
+    anchor: date
+    calculation: interest.InterestCalculation
+    booked: Money
+
+    @property
+    def due(self) -> Money:
+        return max(self.calculation.total - self.booked, Money.zero(self.booked.currency))
+
+
+def unbooked_interest(uow: UnitOfWork, case: DunningCase, invoice: Invoice, charges: list[DunningCharge], *,
+                      consumer: bool, today: date) -> UnbookedInterest | None:
+    """None when no interest runs (not in default, nothing open, or nothing since the last payment)."""
+    if case.default_since is None or not invoice.amount_due.is_positive():
         return None
     paid_on = [e.happened_on for e in uow.dunning.timeline(case.id) if e.action in {"payment", "reopened"}]
     anchor = max([case.default_since, *paid_on])
-    if anchor >= today or not invoice.amount_due.is_positive():
+    if anchor >= today:
         return None
     calc = interest.default_interest(invoice.amount_due, anchor, today, consumer=consumer)
     booked = sum((c.amount for c in charges if c.kind is ChargeKind.INTEREST and c.charged_on > anchor),
                  Money.zero(invoice.currency))
-    due = calc.total - booked
-    if not due.is_positive():
-        return None
-    rate = ", ".join(f"{(s.rate * 100).normalize()} %" for s in calc.segments)
-    charges.append(_add_charge(ctx, uow, case, invoice, ChargeKind.INTEREST, due, today,
-                               f"Default interest on {invoice.amount_due} from {anchor} to {today} at {rate} "
-                               f"(§ 288 BGB; {booked} of it booked before)"))
-    return due
+    return UnbookedInterest(anchor, calc, booked)
 
 
 def _resolve(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase, reason: str) -> list[Event]:
@@ -446,9 +468,13 @@ class CaseView:
     interest_to_date: Money  # accrued since the last booking, not booked yet
 
     @property
+    def charges_open(self) -> Money:
+        """Fees and booked interest still open."""
+        return sum((c.open for c in self.charges), Money.zero(self.invoice.currency))
+
+    @property
     def open_total(self) -> Money:
-        return self.invoice.amount_due + sum((c.open for c in self.charges), Money.zero(self.invoice.currency)) \
-            + self.interest_to_date
+        return self.invoice.amount_due + self.charges_open + self.interest_to_date
 
 
 def get_case(ctx: ServiceContext, invoice_ref: str) -> CaseView:
@@ -473,16 +499,11 @@ def _view(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase, invoice: Invo
     policy = policies.get(case.policy_code) or _fallback(uow, case)
     charges = uow.dunning.charges_for_invoice(invoice.id)
     pending = Money.zero(invoice.currency)
-    if case.default_since and case.status is not CaseStatus.RESOLVED and invoice.amount_due.is_positive():
-        paid_on = [e.happened_on for e in uow.dunning.timeline(case.id) if e.action in {"payment", "reopened"}]
-        anchor = max([case.default_since, *paid_on])
-        if anchor < ctx.today():
-            customer = uow.customers.get(invoice.customer_id)
-            total = interest.default_interest(invoice.amount_due, anchor, ctx.today(),
-                                              consumer=not customer.is_business).total
-            booked = sum((c.amount for c in charges if c.kind is ChargeKind.INTEREST and c.charged_on > anchor),
-                         Money.zero(invoice.currency))
-            pending = max(total - booked, Money.zero(invoice.currency))
+    if case.status is not CaseStatus.RESOLVED:
+        customer = uow.customers.get(invoice.customer_id)
+        unbooked = unbooked_interest(uow, case, invoice, charges, consumer=not customer.is_business,
+                                     today=ctx.today())
+        pending = unbooked.due if unbooked else pending
     return CaseView(case, invoice, policy, uow.dunning.timeline(case.id), charges, pending)
 
 

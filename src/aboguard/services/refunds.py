@@ -36,7 +36,6 @@ from .invoices import issue_credit_note
 
 log = logging.getLogger(__name__)
 
-PAYOUT_ACCOUNTS = {PayoutChannel.TRANSFER: ledger.BANK, PayoutChannel.CASH: ledger.CASH}
 
 
 @dataclass(slots=True)
@@ -93,7 +92,7 @@ def refund_invoice(ctx: ServiceContext, invoice_ref: str, *, amount: str | None 
                                     now=ctx.now(), attempt=attempt, channel=channel)
             uow.refunds.add(refund)
             if channel is not PayoutChannel.GATEWAY:
-                refund, invoice, done = _pay_out(ctx, uow, refund, invoice, PAYOUT_ACCOUNTS[channel], None,
+                refund, invoice, done = _pay_out(ctx, uow, refund, invoice, ledger.BY_HAND[channel.value], None,
                                                  credit_note.number)
                 events += done
             started.append(refund)
@@ -128,7 +127,7 @@ def retry_refund(ctx: ServiceContext, refund_ref: str, *, method: str = "gateway
         events: list[Event] = []
         if channel is not PayoutChannel.GATEWAY:
             note = uow.invoices.get(failed.credit_note_id)
-            refund, _, events = _pay_out(ctx, uow, refund, invoice, PAYOUT_ACCOUNTS[channel], None, note.number)
+            refund, _, events = _pay_out(ctx, uow, refund, invoice, ledger.BY_HAND[channel.value], None, note.number)
         uow.events.add(events, ctx.now())
         uow.commit()
     return _send(ctx, refund) if refund.status is RefundStatus.PENDING else refund
