@@ -89,10 +89,12 @@ def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stal
         started = _start_attempts(ctx, gateway, today, batch_size, report)
         if started is None:
             break
+        answers = []
         for attempt, method in started:
             request = ChargeRequest(idempotency_key=attempt.idempotency_key, amount=attempt.amount, method=method,
                                     customer_ref=attempt.customer_id, description=f"Invoice {attempt.invoice_id}")
-            _record(ctx, attempt.id, gateway.charge(request), report)
+            answers.append((attempt.id, gateway.charge(request)))
+        _record_many(ctx, answers, report)
         if on_batch is not None:
             on_batch(report)
     deliver_gateway_events(ctx, report)
@@ -140,16 +142,60 @@ def _gateway_reference(method: PaymentMethod) -> str:
 def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: CollectionReport) -> None:
     """Phase two: the gateway's answer, in its own transaction."""
     with ctx.uow() as uow:
-        attempt = uow.attempts.get(attempt_id)
-        events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
-                                result.raw_code)
-        if result.provider_payment_id and attempt.provider_payment_id is None:
-            # news the gateway sent before this answer was recorded (a crash in between) applies now
-            for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
-                events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))
+        attempt, events, number = _record_in(ctx, uow, attempt_id, result)
         uow.events.add(events, ctx.now())
-        number = uow.invoices.get(attempt.invoice_id).number if result.outcome is Outcome.FAILED else None
         uow.commit()
+    _report(report, attempt, result, number)
+
+
+def _record_many(ctx: ServiceContext, answers: list[tuple[str, ChargeResult]], report: CollectionReport) -> None:
+    """Phase two for a batch: the gateway's answers in one transaction (one commit instead of one per charge).
+
+    If any of them cannot be recorded the batch is rolled back and each is recorded on its own, so one bad
+    item never holds back the others; one that still fails stays pending and is resolved by a later run.
+    """
+    if not answers:
+        return
+    try:
+        with ctx.uow() as uow:
+            done, events = [], []
+            for attempt_id, result in answers:
+                attempt, more, number = _record_in(ctx, uow, attempt_id, result)
+                done.append((attempt, result, number))
+                events += more
+            uow.events.add(events, ctx.now())
+            uow.commit()
+    except Exception:
+        if len(answers) == 1:
+            raise
+        log.warning("recording a batch of %d charges failed; recording them one by one", len(answers),
+                    exc_info=True)
+        for attempt_id, result in answers:
+            try:
+                _record(ctx, attempt_id, result, report)
+            except Exception as exc:  # stays pending; resolve_interrupted settles it from the gateway's record
+                log.exception("could not record the gateway's answer for attempt %s", attempt_id)
+                report.problems.append(CollectionProblem(attempt_id, "record_failed", f"{type(exc).__name__}: "
+                                                         f"{exc}; the attempt is resolved by a later run"))
+        return
+    for attempt, result, number in done:
+        _report(report, attempt, result, number)
+
+
+def _record_in(ctx: ServiceContext, uow: UnitOfWork, attempt_id: str, result: ChargeResult
+               ) -> tuple[PaymentAttempt, list[Event], str | None]:
+    attempt = uow.attempts.get(attempt_id)
+    events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
+                            result.raw_code)
+    if result.provider_payment_id and attempt.provider_payment_id is None:
+        # news the gateway sent before this answer was recorded (a crash in between) applies now
+        for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
+            events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))
+    number = uow.invoices.get(attempt.invoice_id).number if result.outcome is Outcome.FAILED else None
+    return attempt, events, number
+
+
+def _report(report: CollectionReport, attempt: PaymentAttempt, result: ChargeResult, number: str | None) -> None:
     _count(report, result.outcome, attempt)
     if result.outcome is Outcome.FAILED and result.decline is not None:
         report.declines.append(CollectionProblem(number or attempt.invoice_id, result.decline.code,
@@ -308,28 +354,73 @@ def resolve_interrupted(ctx: ServiceContext, report: CollectionReport | None = N
             return resolved
 
 
-def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None = None) -> int:
+def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None = None, *,
+                           batch_size: int = DEFAULT_BATCH) -> int:
     """Pull the deliveries a gateway has waiting (the sandbox keeps them) and apply each."""
     gateway = gateway_of(ctx)
     due_events = getattr(gateway, "due_events", None)
     if due_events is None:
         return 0
-    applied = 0
+    parsed: list[GatewayEvent] = []
     for headers, body in due_events(ctx.now()):
         try:
-            event = gateway.parse_event(headers, body)
+            parsed.append(gateway.parse_event(headers, body))
         except (InvalidSignature, MalformedEvent) as exc:  # refuse this one; the rest of the batch still counts
             log.warning("refused a delivery from gateway %s: %s", gateway.name, exc)
             if report is not None:
                 report.problems.append(CollectionProblem("-", exc.code, f"gateway delivery refused: {exc}"))
-            continue
-        if apply_gateway_event(ctx, event):
+    applied = 0
+    for start in range(0, len(parsed), batch_size):
+        for event in apply_gateway_events(ctx, parsed[start:start + batch_size]):
             applied += 1
             if report is not None:
                 report.events_by_type[event.type.value] = report.events_by_type.get(event.type.value, 0) + 1
     if report is not None:
         report.events_applied += applied
     return applied
+
+
+def apply_gateway_events(ctx: ServiceContext, batch: list[GatewayEvent]) -> list[GatewayEvent]:
+    """Apply a batch of gateway events exactly once each, in order; the ones that changed something.
+
+    Consecutive payment news is applied in one transaction; refund news, which may first have to settle a
+    refund interrupted by a crash, on its own. If a transaction fails, its events are applied one by one.
+    """
+    applied: list[GatewayEvent] = []
+    run: list[GatewayEvent] = []
+    for event in [*batch, None]:
+        if event is not None and event.type not in _REFUND_EVENTS:
+            run.append(event)
+            continue
+        if run:
+            applied += _apply_together(ctx, run)
+            run = []
+        if event is not None and apply_gateway_event(ctx, event):
+            applied.append(event)
+    return applied
+
+
+def _apply_together(ctx: ServiceContext, run: list[GatewayEvent]) -> list[GatewayEvent]:
+    if len(run) > 1:
+        gateway = gateway_of(ctx).name
+        try:
+            with ctx.uow() as uow:
+                applied, events = [], []
+                for event in run:
+                    changed, more = _apply_in(ctx, uow, gateway, event)
+                    events += more
+                    if changed:
+                        applied.append(event)
+                uow.events.add(events, ctx.now())
+                uow.commit()
+                return applied
+        except Exception:
+            log.warning("applying %d gateway events together failed; applying them one by one", len(run),
+                        exc_info=True)
+    return [event for event in run if apply_gateway_event(ctx, event)]
+
+
+_REFUND_EVENTS = frozenset({GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED})
 
 
 def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
@@ -341,28 +432,30 @@ def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
         if not known:  # it may be ours, sent by a run that crashed before recording the gateway's answer
             refunds.resolve_pending_for_payment(ctx, event.provider_payment_id)
     with ctx.uow() as uow:
-        attempt = uow.attempts.by_provider_id(gateway.name, event.provider_payment_id)
-        refund_event = event.type in {GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED}
-        if attempt is None and not refund_event:
-            # A payment not known yet: its charge may be made but not recorded (a collector crashed in
-            # between). Keep the event; it is applied when the attempt learns its payment id.
-            uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(), None,
-                                      provider_payment_id=event.provider_payment_id,
-                                      waiting=gateway_port.event_to_dict(event))
-            uow.commit()
-            return False
-        if not uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(),
-                                         attempt.id if attempt else None,
-                                         provider_payment_id=event.provider_payment_id):
-            return False
-        events: list[Event] = []
-        if refund_event:
-            events = refunds.apply_refund_event(ctx, uow, attempt, event)
-        elif attempt is not None:
-            events = _apply_event(ctx, uow, attempt, event)
+        changed, events = _apply_in(ctx, uow, gateway.name, event)
         uow.events.add(events, ctx.now())
         uow.commit()
-        return attempt is not None
+        return changed
+
+
+def _apply_in(ctx: ServiceContext, uow: UnitOfWork, gateway: str, event: GatewayEvent) -> tuple[bool, list[Event]]:
+    attempt = uow.attempts.by_provider_id(gateway, event.provider_payment_id)
+    refund_event = event.type in _REFUND_EVENTS
+    if attempt is None and not refund_event:
+        # A payment not known yet: its charge may be made but not recorded (a collector crashed in
+        # between). Keep the event; it is applied when the attempt learns its payment id.
+        uow.gateway_events.record(gateway, event.id, event.type.value, ctx.now(), None,
+                                  provider_payment_id=event.provider_payment_id,
+                                  waiting=gateway_port.event_to_dict(event))
+        return False, []
+    if not uow.gateway_events.record(gateway, event.id, event.type.value, ctx.now(),
+                                     attempt.id if attempt else None,
+                                     provider_payment_id=event.provider_payment_id):
+        return False, []
+    if refund_event:
+        return attempt is not None, refunds.apply_refund_event(ctx, uow, attempt, event)
+    assert attempt is not None
+    return True, _apply_event(ctx, uow, attempt, event)
 
 
 def _apply_event(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent) -> list[Event]:
