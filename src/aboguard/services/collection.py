@@ -93,7 +93,7 @@ def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stal
         for attempt, method in started:
             request = ChargeRequest(idempotency_key=attempt.idempotency_key, amount=attempt.amount, method=method,
                                     customer_ref=attempt.customer_id, description=f"Invoice {attempt.invoice_id}")
-            answers.append((attempt.id, gateway.charge(request)))
+            answers.append((attempt, gateway.charge(request)))
         _record_many(ctx, answers, report)
         if on_batch is not None:
             on_batch(report)
@@ -148,7 +148,8 @@ def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: 
     _report(report, attempt, result, number)
 
 
-def _record_many(ctx: ServiceContext, answers: list[tuple[str, ChargeResult]], report: CollectionReport) -> None:
+def _record_many(ctx: ServiceContext, answers: list[tuple[PaymentAttempt, ChargeResult]],
+                 report: CollectionReport) -> None:
     """Phase two for a batch: the gateway's answers in one transaction (one commit instead of one per charge).
 
     If any of them cannot be recorded the batch is rolled back and each is recorded on its own, so one bad
@@ -159,8 +160,13 @@ def _record_many(ctx: ServiceContext, answers: list[tuple[str, ChargeResult]], r
     try:
         with ctx.uow() as uow:
             done, events = [], []
-            for attempt_id, result in answers:
-                attempt, more, number = _record_in(ctx, uow, attempt_id, result)
+            # the attempts as phase one stored them (a concurrent change fails the optimistic save, and the
+            # batch is then recorded one by one from fresh copies); news kept for them is looked up once
+            waiting = uow.gateway_events.waiting_for(
+                gateway_of(ctx).name, [r.provider_payment_id for _, r in answers if r.provider_payment_id])
+            for attempt, result in answers:
+                attempt, more, number = _record_in(ctx, uow, attempt, result,
+                                                   news_waiting=result.provider_payment_id in waiting)
                 done.append((attempt, result, number))
                 events += more
             uow.events.add(events, ctx.now())
@@ -170,24 +176,25 @@ def _record_many(ctx: ServiceContext, answers: list[tuple[str, ChargeResult]], r
             raise
         log.warning("recording a batch of %d charges failed; recording them one by one", len(answers),
                     exc_info=True)
-        for attempt_id, result in answers:
+        for attempt, result in answers:
             try:
-                _record(ctx, attempt_id, result, report)
+                _record(ctx, attempt.id, result, report)
             except Exception as exc:  # stays pending; resolve_interrupted settles it from the gateway's record
-                log.exception("could not record the gateway's answer for attempt %s", attempt_id)
-                report.problems.append(CollectionProblem(attempt_id, "record_failed", f"{type(exc).__name__}: "
+                log.exception("could not record the gateway's answer for attempt %s", attempt.id)
+                report.problems.append(CollectionProblem(attempt.id, "record_failed", f"{type(exc).__name__}: "
                                                          f"{exc}; the attempt is resolved by a later run"))
         return
     for attempt, result, number in done:
         _report(report, attempt, result, number)
 
 
-def _record_in(ctx: ServiceContext, uow: UnitOfWork, attempt_id: str, result: ChargeResult
-               ) -> tuple[PaymentAttempt, list[Event], str | None]:
-    attempt = uow.attempts.get(attempt_id)
+def _record_in(ctx: ServiceContext, uow: UnitOfWork, attempt: str | PaymentAttempt, result: ChargeResult, *,
+               news_waiting: bool = True) -> tuple[PaymentAttempt, list[Event], str | None]:
+    if isinstance(attempt, str):
+        attempt = uow.attempts.get(attempt)
     events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
                             result.raw_code)
-    if result.provider_payment_id and attempt.provider_payment_id is None:
+    if news_waiting and result.provider_payment_id and attempt.provider_payment_id is None:
         # news the gateway sent before this answer was recorded (a crash in between) applies now
         for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
             events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))

@@ -13,11 +13,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
+from aboguard.domain.payments import AttemptStatus
 from aboguard.errors import ConcurrentUpdate, InvoiceNotFound
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store import rows
 from aboguard.store.bulk import insert_many
-from aboguard.store.tables import dunning_cases, invoice_lines, invoices
+from aboguard.store.tables import dunning_cases, invoice_lines, invoices, payment_attempts
 from aboguard.store.uow import DuplicateDocument
 
 from ._base import one_of, select_where, update_versioned, where
@@ -132,11 +133,16 @@ class SqlInvoiceRepository:
         return self._load(query)
 
     def overdue_without_dunning(self, today: date, *, limit: int) -> list[Invoice]:
-        """Open invoices past their due date that no dunning case has taken up yet (by the status/due index)."""
+        """Open invoices past their due date that no dunning case has taken up yet and no payment is on its way
+        for (by the status/due index)."""
         query = (select(invoices)
                  .where(invoices.c.status.in_([InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value]),
                         invoices.c.kind == DocumentKind.INVOICE.value, invoices.c.due_on < today,
-                        ~select(dunning_cases.c.id).where(dunning_cases.c.invoice_id == invoices.c.id).exists())
+                        ~select(dunning_cases.c.id).where(dunning_cases.c.invoice_id == invoices.c.id).exists(),
+                        # a payment on its way (a SEPA debit not yet settled) is not a reason to dun
+                        ~select(payment_attempts.c.id).where(
+                            payment_attempts.c.invoice_id == invoices.c.id,
+                            payment_attempts.c.status == AttemptStatus.PENDING.value).exists())
                  .order_by(invoices.c.due_on, invoices.c.id).limit(limit))
         return self._load(query)
 

@@ -153,6 +153,15 @@ class SqlGatewayEventLog:
             attempt_id=attempt_id, provider_payment_id=provider_payment_id, waiting=waiting))
         return error is None
 
+    def waiting_for(self, gateway: str, provider_payment_ids: Collection[str]) -> set[str]:
+        """Those of these payments that have events kept for them (see :meth:`record`), in one query."""
+        if not provider_payment_ids:
+            return set()
+        query = select(gateway_events.c.provider_payment_id).where(
+            gateway_events.c.gateway == gateway, gateway_events.c.waiting.is_not(None),
+            one_of(self._conn, gateway_events.c.provider_payment_id, list(provider_payment_ids)))
+        return set(self._conn.execute(query).scalars())
+
     def take_waiting(self, gateway: str, provider_payment_id: str, attempt_id: str) -> list[dict[str, Any]]:
         """The events kept for this payment, oldest first, now marked as applied to ``attempt_id``."""
         rows = self._conn.execute(_WAITING, {"gateway": gateway, "payment": provider_payment_id}).all()
