@@ -90,11 +90,12 @@ def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stal
         if started is None:
             break
         answers = []
-        for attempt, method in started:
+        for attempt, method, _ in started:
             request = ChargeRequest(idempotency_key=attempt.idempotency_key, amount=attempt.amount, method=method,
                                     customer_ref=attempt.customer_id, description=f"Invoice {attempt.invoice_id}")
             answers.append((attempt, gateway.charge(request)))
-        _record_many(ctx, answers, report)
+        invoices = {attempt.id: invoice for attempt, _, invoice in started}
+        _record_many(ctx, answers, report, invoices)
         if on_batch is not None:
             on_batch(report)
     deliver_gateway_events(ctx, report)
@@ -102,7 +103,7 @@ def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stal
 
 
 def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_size: int,
-                    report: CollectionReport) -> list[tuple[PaymentAttempt, MethodRef]] | None:
+                    report: CollectionReport) -> list[tuple[PaymentAttempt, MethodRef, Invoice]] | None:
     """Claim due invoices and commit a pending attempt for each (phase one). None when nothing is due."""
     now = ctx.now()
     with ctx.uow() as uow:
@@ -112,7 +113,7 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
         methods = uow.payment_methods.defaults_for([invoice.customer_id for invoice in due])
         counts = uow.attempts.counts_for_invoices([invoice.id for invoice in due])
         uow.invoices.clear_collect_on(due)  # claimed: the next run will not take them again
-        started: list[tuple[PaymentAttempt, MethodRef]] = []
+        started: list[tuple[PaymentAttempt, MethodRef, Invoice]] = []
         for invoice in due:
             method = methods.get(invoice.customer_id)
             if method is None or method.kind not in AUTO_COLLECTED:
@@ -124,8 +125,10 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
                                       number=counts.get(invoice.id, 0) + 1,
                                       amount=dunning.amount_to_collect(ctx, uow, invoice), method_kind=method.kind,
                                       payment_method_id=method.id, gateway=gateway.name, now=now)
-            started.append((attempt, MethodRef(method.kind, _gateway_reference(method))))
-        uow.attempts.add_many([attempt for attempt, _ in started])
+            # the invoice as it now stands (taken off the queue), for recording the answer without reading it again
+            claimed = replace(invoice, collect_on=None, version=invoice.version + 1)
+            started.append((attempt, MethodRef(method.kind, _gateway_reference(method)), claimed))
+        uow.attempts.add_many([attempt for attempt, _, _ in started])
         uow.commit()
     report.attempted += len(started)
     return started
@@ -149,7 +152,7 @@ def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: 
 
 
 def _record_many(ctx: ServiceContext, answers: list[tuple[PaymentAttempt, ChargeResult]],
-                 report: CollectionReport) -> None:
+                 report: CollectionReport, invoices: dict[str, Invoice]) -> None:
     """Phase two for a batch: the gateway's answers in one transaction (one commit instead of one per charge).
 
     If any of them cannot be recorded the batch is rolled back and each is recorded on its own, so one bad
@@ -165,7 +168,7 @@ def _record_many(ctx: ServiceContext, answers: list[tuple[PaymentAttempt, Charge
             waiting = uow.gateway_events.waiting_for(
                 gateway_of(ctx).name, [r.provider_payment_id for _, r in answers if r.provider_payment_id])
             for attempt, result in answers:
-                attempt, more, number = _record_in(ctx, uow, attempt, result,
+                attempt, more, number = _record_in(ctx, uow, attempt, result, invoices.get(attempt.id),
                                                    news_waiting=result.provider_payment_id in waiting)
                 done.append((attempt, result, number))
                 events += more
@@ -188,17 +191,20 @@ def _record_many(ctx: ServiceContext, answers: list[tuple[PaymentAttempt, Charge
         _report(report, attempt, result, number)
 
 
-def _record_in(ctx: ServiceContext, uow: UnitOfWork, attempt: str | PaymentAttempt, result: ChargeResult, *,
-               news_waiting: bool = True) -> tuple[PaymentAttempt, list[Event], str | None]:
+def _record_in(ctx: ServiceContext, uow: UnitOfWork, attempt: str | PaymentAttempt, result: ChargeResult,
+               invoice: Invoice | None = None, *, news_waiting: bool = True
+               ) -> tuple[PaymentAttempt, list[Event], str | None]:
+    """Record one answer. ``attempt`` and ``invoice`` may be the copies phase one stored: if either changed
+    since, the optimistic save fails and the caller records it again from fresh copies."""
     if isinstance(attempt, str):
         attempt = uow.attempts.get(attempt)
     events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
-                            result.raw_code)
+                            result.raw_code, invoice)
     if news_waiting and result.provider_payment_id and attempt.provider_payment_id is None:
         # news the gateway sent before this answer was recorded (a crash in between) applies now
         for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
             events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))
-    number = uow.invoices.get(attempt.invoice_id).number if result.outcome is Outcome.FAILED else None
+    number = (invoice or uow.invoices.get(attempt.invoice_id)).number if result.outcome is Outcome.FAILED else None
     return attempt, events, number
 
 
@@ -223,10 +229,11 @@ def _count(report: CollectionReport, outcome: Outcome, attempt: PaymentAttempt) 
 
 
 def _apply_outcome(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, outcome: Outcome,
-                   provider_payment_id: str | None, decline: Decline | None, raw_code: str | None) -> list[Event]:
+                   provider_payment_id: str | None, decline: Decline | None, raw_code: str | None,
+                   invoice: Invoice | None = None) -> list[Event]:
     now = ctx.now()
     if outcome is Outcome.SUCCEEDED:
-        return _succeed(ctx, uow, attempt, provider_payment_id)
+        return _succeed(ctx, uow, attempt, provider_payment_id, invoice)
     if outcome is Outcome.PENDING:
         uow.attempts.save(attempts_.accepted(attempt, provider_payment_id, now))
         return []
@@ -238,23 +245,23 @@ def _apply_outcome(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt
         reason = "the customer's bank asks them to confirm this payment (3-D Secure); retrying without them fails"
         uow.attempts.save(replace(updated, retry_action=retries.RetryAction.ASK_TO_AUTHENTICATE.value,
                                   retry_reason=reason))
-        invoice = uow.invoices.get(attempt.invoice_id)
+        invoice = invoice or uow.invoices.get(attempt.invoice_id)
         events.append(attempts_.PaymentRetryDecided(attempt.id, invoice.id, invoice.customer_id,
                                                     retries.RetryAction.ASK_TO_AUTHENTICATE.value, None, reason,
                                                     False))
         if invoice.subscription_id:
             events += _mark_past_due(ctx, uow, invoice.subscription_id)
         return events
-    return _fail(ctx, uow, attempt, decline, raw_code, provider_payment_id)
+    return _fail(ctx, uow, attempt, decline, raw_code, provider_payment_id, invoice)
 
 
-def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, provider_payment_id: str | None
-             ) -> list[Event]:
+def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, provider_payment_id: str | None,
+             invoice: Invoice | None = None) -> list[Event]:
     updated, events = attempts_.succeeded(attempt, provider_payment_id, ctx.now())
     if not events:
         return []
     uow.attempts.save(updated)
-    invoice = uow.invoices.get(attempt.invoice_id)
+    invoice = invoice or uow.invoices.get(attempt.invoice_id)
     overdue = invoice.due_on is not None and invoice.due_on < ctx.today()  # only then fees or interest
     charges = uow.dunning.charges_for_invoice(invoice.id) if overdue else []
     owed = invoice.amount_due + sum((c.open for c in charges), Money.zero(invoice.currency)) \
@@ -270,11 +277,11 @@ def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, prov
 
 
 def _fail(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline: Decline | None,
-          raw_code: str | None, provider_payment_id: str | None) -> list[Event]:
+          raw_code: str | None, provider_payment_id: str | None, invoice: Invoice | None = None) -> list[Event]:
     updated, events = attempts_.failed(attempt, decline, raw_code, ctx.now(), provider_payment_id)
     if not events:
         return []
-    invoice = uow.invoices.get(attempt.invoice_id)
+    invoice = invoice or uow.invoices.get(attempt.invoice_id)
     events += _schedule_retry(ctx, uow, updated, invoice)
     if invoice.subscription_id:
         events += _mark_past_due(ctx, uow, invoice.subscription_id)

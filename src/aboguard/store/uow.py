@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Self
 
-from aboguard.domain.catalog import Plan, PlanVersion, Product
+from aboguard.domain.catalog import PaymentMethodKind, Plan, PlanVersion, Product
 from aboguard.domain.customers import Customer
 from aboguard.domain.dunning import CaseStatus, DunningCase, DunningPolicy, TimelineEntry
 from aboguard.domain.dunning_charges import DunningCharge
@@ -188,6 +188,10 @@ class PaymentMethodRepository(Protocol):
 
     def defaults_for(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, PaymentMethod]:
         """The default method of each customer that has one, in one query."""
+        ...
+
+    def default_kinds_for(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, PaymentMethodKind]:
+        """The kind of each customer's default method, without decrypting anything."""
         ...
 
     def find_by_mandate_reference(self, reference: str) -> PaymentMethod | None:

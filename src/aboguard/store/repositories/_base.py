@@ -6,6 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, all_, any_, bindparam, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -92,3 +93,19 @@ def insert_row(connection: Connection, table: Table, row: dict[str, Any]) -> Non
     if statement is None:
         statement = _statements[key] = insert(table)
     connection.execute(statement, row)
+
+
+def insert_if_new(connection: Connection, table: Table, row: dict[str, Any]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL): 1 if the row was stored, 0 if a row with the
+    same unique key exists. One statement, no savepoint, and the transaction stays usable either way."""
+    dialect = connection.dialect.name
+    key = ("insert_if_new", dialect, table.name)
+    statement = _statements.get(key)
+    if statement is None:
+        if dialect == "postgresql":  # psycopg reports no row count here: ask for the stored key back
+            statement = postgresql.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        else:
+            statement = sqlite.insert(table).on_conflict_do_nothing()
+        _statements[key] = statement
+    result = connection.execute(statement, row)
+    return len(result.all()) if dialect == "postgresql" else result.rowcount

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.catalog import PaymentMethodKind
@@ -18,7 +18,7 @@ from aboguard.money import Money
 from aboguard.store.bulk import insert_many
 from aboguard.store.tables import gateway_events, payment_attempts
 
-from ._base import execute_guarded, insert_row, one_of, select_where, update_versioned, where
+from ._base import insert_if_new, insert_row, one_of, select_where, update_versioned, where
 
 _FIELDS = ("id", "invoice_id", "customer_id", "number", "idempotency_key", "payment_method_id", "gateway",
            "created_at", "updated_at", "provider_payment_id", "raw_code", "decline_code", "decline_class",
@@ -148,10 +148,9 @@ class SqlGatewayEventLog:
                waiting: dict[str, Any] | None = None) -> bool:
         """True if this event is new (and now recorded), False if it was seen before. ``waiting`` keeps an
         event for a payment not known yet, to be applied once it is (:meth:`take_waiting`)."""
-        error = execute_guarded(self._conn, insert(gateway_events).values(
-            gateway=gateway, event_id=event_id, event_type=event_type, received_at=received_at,
-            attempt_id=attempt_id, provider_payment_id=provider_payment_id, waiting=waiting))
-        return error is None
+        row = {"gateway": gateway, "event_id": event_id, "event_type": event_type, "received_at": received_at,
+               "attempt_id": attempt_id, "provider_payment_id": provider_payment_id, "waiting": waiting}
+        return insert_if_new(self._conn, gateway_events, row) == 1
 
     def waiting_for(self, gateway: str, provider_payment_ids: Collection[str]) -> set[str]:
         """Those of these payments that have events kept for them (see :meth:`record`), in one query."""
