@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from aboguard.clock import Clock, SystemClock, TestClock
 from aboguard.config import Settings
 from aboguard.domain import retries
+from aboguard.domain.early_payment import EarlyPaymentTerms
 from aboguard.domain.numbering import NumberPattern
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import NotInitialised
@@ -64,7 +66,15 @@ def billing_settings(settings: Settings) -> BillingSettings:
         credit_note_numbers=NumberPattern("credit_note", settings.credit_note_pattern),
         payment_terms_days=settings.payment_terms_days, merchant_name=settings.merchant_name,
         merchant_address=tuple(line.strip() for line in settings.merchant_address.replace("|", "\n").splitlines()
-                               if line.strip()))
+                               if line.strip()),
+        skonto=_skonto(settings.skonto))
+
+
+def _skonto(raw: str) -> tuple[Decimal, int] | None:
+    if not raw:
+        return None
+    terms = EarlyPaymentTerms.parse(raw)
+    return terms.percent, terms.days
 
 
 def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingSettings) -> ServiceContext:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aboguard.domain.early_payment import EarlyPaymentTerms
 from aboguard.errors import InvalidInput
 
 DEFAULT_TZ = "Europe/Berlin"
@@ -32,6 +33,7 @@ class Settings:
     sandbox_seed: int | None = None  # ABOGUARD_SANDBOX_SEED: sandbox customers follow seeded behaviour profiles
     durable: bool = True  # False only for throw-away installations (the simulator): no flush per commit
     retry_policy: str = "smart"  # ABOGUARD_RETRY_POLICY: smart (decline-aware) or fixed (days 3, 5, 7)
+    skonto: str = ""  # ABOGUARD_SKONTO: early-payment discount on pay-by-invoice invoices, e.g. "2/10"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,7 +78,18 @@ class Settings:
             sandbox_seed=int(seed) if seed else None,
             merchant_name=(env.get("ABOGUARD_MERCHANT_NAME") or "").strip() or "aboguard sandbox merchant",
             merchant_address=(env.get("ABOGUARD_MERCHANT_ADDRESS") or "").strip(),
+            skonto=_skonto(env.get("ABOGUARD_SKONTO") or ""),
         )
+
+
+def _skonto(raw: str) -> str:
+    """Checked here so a typo stops the start with a clear message, not the first billing run."""
+    if raw.strip():
+        try:
+            EarlyPaymentTerms.parse(raw)
+        except InvalidInput as exc:
+            raise InvalidInput(f"ABOGUARD_SKONTO: {exc.message}") from None
+    return raw.strip()
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -17,6 +17,7 @@ from . import (
     clock,
     customers,
     dunning,
+    incentives,
     invoices,
     ledger,
     payment_methods,
@@ -44,6 +45,10 @@ app.add_typer(refunds.app, name="refunds")
 app.add_typer(dunning.app, name="dunning")
 app.add_typer(dunning.collections_app, name="collections")
 app.command("simulate")(simulate.simulate)
+app.add_typer(incentives.coupons_app, name="coupons")
+app.add_typer(incentives.loyalty_app, name="loyalty")
+app.add_typer(incentives.retention_app, name="retention")
+app.add_typer(incentives.incentives_app, name="incentives")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(clock.app, name="clock")
 app.add_typer(invoices.app, name="invoices")

@@ -13,6 +13,7 @@ from aboguard.money import Money
 from aboguard.services import billing as billing_service
 from aboguard.services import collection as service
 from aboguard.services import dunning as dunning_service
+from aboguard.services import retention
 from aboguard.services.collection import CollectionReport
 
 from .billing import summary as billing_summary
@@ -35,16 +36,21 @@ def collect(json_out: bool = JSON) -> None:
 
 
 def tick(json_out: bool = JSON) -> None:
-    """Run all due work in order: billing, collection (with retries), then dunning."""
+    """Run all due work in order: resume paused subscriptions whose pause ran out, billing, collection (with
+    retries), then dunning."""
     ctx = context()
+    resumed = retention.resume_ended_pauses(ctx)
     billed = billing_service.run_billing(ctx)
     collected = service.run_collection(ctx)
     dunned = dunning_service.run_dunning(ctx)
     if json_out:
         emit_json({"billing": {"subscriptions": billed.subscriptions, "invoices": billed.invoices,
                                "failures": [f.__dict__ for f in billed.failures]},
-                   "collection": collection_dict(collected), "dunning": dunning_report_dict(dunned)})
+                   "collection": collection_dict(collected), "dunning": dunning_report_dict(dunned),
+                   "resumed_after_pause": resumed})
     else:
+        if resumed:
+            typer.echo(f"Resumed {resumed} subscription(s) whose pause ran out.")
         typer.echo(billing_summary(billed))
         typer.echo(collection_summary(collected))
         typer.echo(dunning_summary(dunned))

@@ -35,12 +35,15 @@ def simulate(
     workdir: Path | None = typer.Option(None, "--workdir", help="Keep the simulated installations here "
                                         "(default: a temporary directory, removed afterwards)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object keyed by policy name."),
+    loyalty: bool = typer.Option(False, "--loyalty", help="Reward punctual payers (10 % off after 6 invoices paid "
+                                 "on time) and report what the rewards cost."),
 ) -> None:
     """Run billing, collection, retries and dunning for simulated customers and report what was recovered."""
     policies = simulation.POLICIES if policy == "both" else (policy,)
     if any(p not in simulation.POLICIES for p in policies):
         raise InvalidInput(f"unknown policy {policy!r}: use smart, fixed or both")
-    config = SimulationConfig(customers=customers, months=months, seed=seed, start=parse_date(start, "--start"))
+    config = SimulationConfig(customers=customers, months=months, seed=seed, start=parse_date(start, "--start"),
+                              loyalty=loyalty)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="aboguard-sim-") as tmp:
         base = workdir or Path(tmp)
@@ -106,6 +109,10 @@ def report(results: dict[str, Any], config: SimulationConfig) -> str:
     add("involuntary churn", lambda r: f"{r['involuntary_churn']:,} subscriptions")
     add("dunning fees collected", lambda r: money(r["fees_collected_minor"]))
     add("interest collected", lambda r: money(r["interest_collected_minor"]))
+    if config.loyalty:
+        add("loyalty rewards granted", lambda r: f"{r['loyalty']['rewards_granted']:,}")
+        add("loyalty discounts", lambda r: money(r["loyalty"]["discounts_granted_minor"]))
+        add("on time: rewarded / others", lambda r: _rates(r["loyalty"]))
     add("seconds", lambda r: f"{r['seconds']:.1f}")
     text = [f"Recovery simulation: {config.customers:,} customers, {config.months} months from {config.start}, "
             f"seed {config.seed}", "", table(["", *names], rows), "", "Failed payments by first decline reason:"]
@@ -120,6 +127,12 @@ def report(results: dict[str, Any], config: SimulationConfig) -> str:
     text.append("Customer model: told that their payment method failed, a customer gives a new one with a "
                 "probability that falls with every day of delay (see `aboguard.services.simulation`).")
     return "\n".join(text)
+
+
+def _rates(figures: dict[str, Any]) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+    return f"{pct(figures['on_time_rate_rewarded'])} / {pct(figures['on_time_rate_others'])}"
 
 
 def _code(entry: dict[str, int] | None) -> str:

@@ -129,6 +129,15 @@ class Invoice:
     amount_credited: Money | None = None
     collect_on: date | None = None  # when the collection run should charge it (auto-collected methods only)
     version: int = 1
+    skonto_percent: Decimal | None = None  # early-payment discount printed on a pay-by-invoice invoice
+    skonto_until: date | None = None  # the last day to pay with it
+
+    @property
+    def skonto(self) -> Money | None:
+        """The Skonto the invoice offers (None: it offers none)."""
+        if self.skonto_percent is None:
+            return None
+        return self.total.multiply(self.skonto_percent / 100)
 
     @property
     def paid(self) -> Money:
@@ -191,8 +200,8 @@ def draft(invoice_id: InvoiceId, *, kind: DocumentKind = DocumentKind.INVOICE, c
         payment_method=payment_method, billing_key=billing_key, corrects_id=corrects_id)
 
 
-def issue(invoice: Invoice, *, number: str, issued_on: date, pay_by_invoice_days: int = PAY_BY_INVOICE_DAYS
-          ) -> tuple[Invoice, list[ev.Event]]:
+def issue(invoice: Invoice, *, number: str, issued_on: date, pay_by_invoice_days: int = PAY_BY_INVOICE_DAYS,
+          skonto: tuple[Decimal, int] | None = None) -> tuple[Invoice, list[ev.Event]]:
     """Give a draft its number and dates. From here on the document is immutable."""
     if invoice.status is not InvoiceStatus.DRAFT:
         raise InvalidTransition(f"invoice {invoice.number or invoice.id} is already {invoice.status}")
@@ -204,8 +213,13 @@ def issue(invoice: Invoice, *, number: str, issued_on: date, pay_by_invoice_days
         status = InvoiceStatus.PAID  # nothing to collect (a free period, a fully discounted invoice)
     collect = due if (status is InvoiceStatus.ISSUED and not invoice.is_credit_note
                       and invoice.payment_method in AUTO_COLLECTED) else None
+    skonto_percent = skonto_until = None
+    if skonto is not None and status is InvoiceStatus.ISSUED and not invoice.is_credit_note \
+            and invoice.payment_method not in AUTO_COLLECTED:  # Skonto is offered for payment by transfer
+        skonto_percent, skonto_until = skonto[0], issued_on + timedelta(days=skonto[1])
     issued = evolve(invoice, status=status, number=number, issued_on=issued_on, due_on=due, amount_paid=zero,
-                    amount_credited=zero, collect_on=collect)
+                    amount_credited=zero, collect_on=collect, skonto_percent=skonto_percent,
+                    skonto_until=skonto_until)
     event: ev.Event
     if invoice.is_credit_note:
         event = ev.CreditNoteIssued(issued.id, number, issued.customer_id, issued.total, issued.corrects_id or "")

@@ -21,7 +21,7 @@ from aboguard.domain.billing import Advance, advance
 from aboguard.domain.catalog import PaymentMethodKind, PlanVersion
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event, SubscriptionActivated, SubscriptionEnded, SubscriptionPlanChanged
-from aboguard.domain.invoicing import Buyer, DocumentKind, Invoice, LineDraft
+from aboguard.domain.invoicing import Buyer, DocumentKind, Invoice
 from aboguard.domain.numbering import NumberPattern
 from aboguard.domain.subscriptions import Subscription, due_on
 from aboguard.errors import AboguardError, CustomerNotFound, InvalidInput, InvalidTransition
@@ -29,18 +29,11 @@ from aboguard.ids import InvoiceId, JournalEntryId, PlanVersionId, SubscriptionI
 from aboguard.store.uow import UnitOfWork
 
 from .context import ServiceContext
+from .incentives import Discounter
 
 DEFAULT_BATCH = 1000
 # What domain.billing.advance may change on a subscription; the run writes back only these.
 ADVANCED_FIELDS = ("status", "plan_version_id", "pending_plan_version_id", "pending_change_on", "next_bill_on")
-
-# The incentives capability plugs in here: given a subscription and its drafted lines, return discount lines.
-DiscountHook = Callable[[Subscription, Sequence[LineDraft]], list[LineDraft]]
-
-
-def no_discounts(sub: Subscription, lines: Sequence[LineDraft]) -> list[LineDraft]:
-    return []
-
 
 @dataclass(frozen=True, slots=True)
 class BillingFailure:
@@ -62,14 +55,13 @@ class BillingRunReport:
 
 
 def run_billing(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, limit: int | None = None,
-                on_batch: Callable[[BillingRunReport], None] | None = None,
-                discounts: DiscountHook = no_discounts) -> BillingRunReport:
+                on_batch: Callable[[BillingRunReport], None] | None = None) -> BillingRunReport:
     """Bill everything due as of the clock's today; returns what was done."""
     if batch_size < 1:
         raise InvalidInput(f"the batch size must be at least 1, not {batch_size}")
     today = ctx.today()
     report = BillingRunReport(as_of=today)
-    run = _Run(ctx, today, report, discounts)
+    run = _Run(ctx, today, report)
     with _frozen_heap():
         _run_batches(ctx, run, report, batch_size, limit, on_batch)
     return report
@@ -120,8 +112,9 @@ def _run_batches(ctx: ServiceContext, run: _Run, report: BillingRunReport, batch
 class _Run:
     """State of one billing run: caches of plan versions and tax decisions, the set-aside subscriptions."""
 
-    def __init__(self, ctx: ServiceContext, today: date, report: BillingRunReport, discounts: DiscountHook) -> None:
-        self.ctx, self.today, self.report, self.discounts = ctx, today, report, discounts
+    def __init__(self, ctx: ServiceContext, today: date, report: BillingRunReport) -> None:
+        self.ctx, self.today, self.report = ctx, today, report
+        self.discounter = Discounter(ctx)  # coupons and loyalty rewards
         self.set_aside: set[str] = set()
         self._versions: dict[str, PlanVersion] = {}
         self._plan_names: dict[str, str] = {}
@@ -132,6 +125,7 @@ class _Run:
         customer_ids = [sub.customer_id for sub in subs]
         customers = uow.customers.get_many(customer_ids)
         methods = uow.payment_methods.default_kinds_for(customer_ids)
+        self.discounter.load(uow, subs)
         results: list[tuple[Advance, list[Invoice]]] = []
         for sub in subs:
             try:
@@ -141,7 +135,7 @@ class _Run:
         drafts = [draft for _, invoices in results for draft in invoices]
         issued, events = issue_documents(self.ctx, uow, drafts)
         by_id = {invoice.id: invoice for invoice in issued}
-        events = [e for adv, _ in results for e in adv.events] + events
+        events = [e for adv, _ in results for e in adv.events] + events + self.discounter.record(uow, issued)
         uow.subscriptions.save_many([adv.subscription for adv, _ in results if adv.changed], fields=ADVANCED_FIELDS)
         uow.events.add(events, self.ctx.now())
         self._pending = [(adv, [by_id[d.id] for d in invoices]) for adv, invoices in results]
@@ -191,10 +185,11 @@ class _Run:
         decision = self._decision(customer)
         invoices = []
         for charge in adv.charges:
+            invoice_id = InvoiceId(self.ctx.new_id())
             lines = list(charge.lines)
-            lines += self.discounts(adv.subscription, lines)
+            lines += self.discounter.lines_for(adv.subscription, invoice_id, lines, charge.version.price.currency)
             invoices.append(invoicing.draft(
-                InvoiceId(self.ctx.new_id()), customer_id=customer.id, subscription_id=sub.id, buyer=buyer_of(customer),
+                invoice_id, customer_id=customer.id, subscription_id=sub.id, buyer=buyer_of(customer),
                 lines=lines, decision=decision, tax_date=charge.period.start,
                 prices_include_tax=charge.version.tax_inclusive, currency=charge.version.price.currency,
                 created_at=self.ctx.now(), billing_key=charge.billing_key,
@@ -256,7 +251,8 @@ def issue_documents(ctx: ServiceContext, uow: UnitOfWork, drafts: Iterable[Invoi
         for draft, seq in zip(group, numbers, strict=True):
             document, issued_events = invoicing.issue(draft, number=patterns[series].format(seq, today),
                                                       issued_on=today,
-                                                      pay_by_invoice_days=ctx.billing.payment_terms_days)
+                                                      pay_by_invoice_days=ctx.billing.payment_terms_days,
+                                                      skonto=ctx.billing.skonto)
             issued.append(document)
             events += issued_events
     now = ctx.now()

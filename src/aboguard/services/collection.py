@@ -42,7 +42,7 @@ from aboguard.payments.gateway import (
 )
 from aboguard.store.uow import UnitOfWork
 
-from . import dunning, refunds
+from . import dunning, loyalty, refunds
 from .context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,7 @@ def _fail(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline
     if not events:
         return []
     invoice = invoice or uow.invoices.get(attempt.invoice_id)
+    loyalty.on_payment_failed(ctx, uow, invoice)
     events += _schedule_retry(ctx, uow, updated, invoice)
     if invoice.subscription_id:
         events += _mark_past_due(ctx, uow, invoice.subscription_id)
@@ -502,6 +503,7 @@ def _reverse(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, even
     invoice = uow.invoices.get(InvoiceId(attempt.invoice_id))
     reason = event.decline.code if event.decline else event.type.value
     invoice, parts = dunning.reverse_incoming(ctx, uow, invoice, attempt.amount)
+    loyalty.on_payment_failed(ctx, uow, invoice)
     if parts:
         uow.ledger.add_many([charges_.return_entry(
             invoice.customer_id, invoice.id, parts, out_of=ledger.clearing(attempt.gateway), booked_on=ctx.today(),

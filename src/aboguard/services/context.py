@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aboguard.clock import Clock
@@ -27,6 +28,7 @@ class BillingSettings:
     payment_terms_days: int = 14
     merchant_name: str = "aboguard sandbox merchant"
     merchant_address: tuple[str, ...] = ()
+    skonto: tuple[Decimal, int] | None = None  # early-payment discount on pay-by-invoice invoices: (percent, days)
 
 
 @dataclass(slots=True)

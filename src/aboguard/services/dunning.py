@@ -35,6 +35,7 @@ from aboguard.ids import JournalEntryId, SubscriptionId
 from aboguard.money import Money
 from aboguard.store.uow import UnitOfWork
 
+from . import early_payment, loyalty
 from .context import ServiceContext
 
 DEFAULT_BATCH = 200
@@ -312,7 +313,22 @@ def apply_incoming(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, amoun
     ``accrue``: book the interest accrued up to today first (money received by hand). A gateway charge
     already took the interest up to the day it was started (:func:`amount_to_collect`).
     Raises InvalidInvoice when ``amount`` is more than everything open on the claim.
+    Money that arrives in time for the invoice's Skonto settles it with the Skonto granted; an invoice
+    paid in full counts for the subscription's loyalty streaks.
     """
+    events: list[Event] = []
+    if invoice.skonto_percent is not None:
+        invoice, events = early_payment.grant_if_due(ctx, uow, invoice, amount)
+    was_paid = invoice.status is invoicing.InvoiceStatus.PAID
+    paid, more = _apply_incoming(ctx, uow, invoice, amount, into=into, customer=customer, accrue=accrue)
+    events += more
+    if paid.status is invoicing.InvoiceStatus.PAID and not was_paid:
+        events += loyalty.on_invoice_paid(ctx, uow, paid)
+    return paid, events
+
+
+def _apply_incoming(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, amount: Money, *, into: str,
+                    customer: Customer | None, accrue: bool) -> tuple[Invoice, list[Event]]:
     case = uow.dunning.case_for_invoice(invoice.id) if invoice.due_on and invoice.due_on < ctx.today() else None
     charges = uow.dunning.charges_for_invoice(invoice.id) if case is not None else []
     if accrue and case is not None and case.status is not CaseStatus.RESOLVED:

@@ -218,6 +218,8 @@ def invoice_to_row(invoice: Invoice) -> dict[str, Any]:
         "billing_key": invoice.billing_key, "corrects_id": invoice.corrects_id, "issued_on": invoice.issued_on,
         "due_on": invoice.due_on, "created_at": invoice.created_at, "version": invoice.version,
         "collect_on": invoice.collect_on,
+        "skonto_percent": str(invoice.skonto_percent) if invoice.skonto_percent is not None else None,
+        "skonto_until": invoice.skonto_until,
     }
 
 
@@ -267,6 +269,8 @@ def invoice_from_rows(row: Row, lines: Sequence[Row]) -> Invoice:
         amount_paid=money(row["paid_minor"]) if issued else None,
         amount_credited=money(row["credited_minor"]) if issued else None, version=row["version"],
         collect_on=row["collect_on"],
+        skonto_percent=Decimal(row["skonto_percent"]) if row["skonto_percent"] is not None else None,
+        skonto_until=row["skonto_until"],
     )
 
 

@@ -11,6 +11,7 @@ from .repositories import (
     SqlDunning,
     SqlEventLog,
     SqlGatewayEventLog,
+    SqlIncentives,
     SqlInstallationSettings,
     SqlInvoiceRepository,
     SqlLedger,
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
     gateway_events: SqlGatewayEventLog
     refunds: SqlRefunds
     dunning: SqlDunning
+    incentives: SqlIncentives
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.gateway_events = SqlGatewayEventLog(connection)
         self.refunds = SqlRefunds(connection)
         self.dunning = SqlDunning(connection)
+        self.incentives = SqlIncentives(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -177,6 +177,8 @@ invoices = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("collect_on", Date, nullable=True),  # when the collection run charges it (auto-collected methods)
+    Column("skonto_percent", String(16), nullable=True),  # early-payment discount offered (pay by invoice)
+    Column("skonto_until", Date, nullable=True),
     Index("ix_invoices_collect_on_id", "collect_on", "id"),
     Index("ix_invoices_customer_id_issued_on", "customer_id", "issued_on"),
     Index("ix_invoices_status_due_on", "status", "due_on"),
@@ -396,4 +398,119 @@ dunning_charges = Table(
     Column("version", Integer, nullable=False),
     Index("ix_dunning_charges_invoice_id", "invoice_id"),
     Index("ix_dunning_charges_customer_id", "customer_id"),
+)
+
+# -- incentives ----------------------------------------------------------------------------------------------
+
+coupons = Table(
+    "coupons", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(ENUM), nullable=False),
+    Column("percent", String(16), nullable=True),
+    Column("amount_minor", BigInteger, nullable=True),
+    Column("currency", CHAR(3), nullable=True),
+    Column("duration", String(ENUM), nullable=False),
+    Column("periods", Integer, nullable=True),
+    Column("plan_codes", JSON, nullable=False),
+    Column("max_redemptions", Integer, nullable=True),
+    Column("per_customer", Integer, nullable=False),
+    Column("redeem_by", Date, nullable=True),
+    Column("stackable", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+coupon_redemptions = Table(
+    "coupon_redemptions", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("coupon_code", String(64), ForeignKey("coupons.code"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=False),
+    Column("redeemed_at", UtcDateTime, nullable=False),
+    Column("periods_used", Integer, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_coupon_redemptions_subscription_id_status", "subscription_id", "status"),
+    Index("ix_coupon_redemptions_coupon_code", "coupon_code"),
+    Index("ix_coupon_redemptions_customer_id", "customer_id"),
+)
+
+incentive_grants = Table(
+    "incentive_grants", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=True),
+    Column("source", String(ENUM), nullable=False),  # coupon, loyalty, skonto
+    Column("source_code", String(64), nullable=False),  # the coupon or rule code; "skonto"
+    Column("source_id", String(ID), nullable=True),  # the redemption or reward; the Skonto credit note
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_incentive_grants_invoice_id", "invoice_id"),
+    Index("ix_incentive_grants_customer_id", "customer_id"),
+    Index("ix_incentive_grants_source", "source"),
+)
+
+loyalty_rules = Table(
+    "loyalty_rules", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("criterion", String(ENUM), nullable=False),
+    Column("streak", Integer, nullable=False),
+    Column("percent", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+loyalty_streaks = Table(
+    "loyalty_streaks", metadata,
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), primary_key=True),
+    Column("rule_code", String(64), ForeignKey("loyalty_rules.code"), primary_key=True),
+    Column("invoice_ids", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+loyalty_rewards = Table(
+    "loyalty_rewards", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("rule_code", String(64), ForeignKey("loyalty_rules.code"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=False),
+    Column("percent", String(16), nullable=False),
+    Column("earned_by", JSON, nullable=False),
+    Column("granted_at", UtcDateTime, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("applied_invoice_id", String(ID), ForeignKey("invoices.id"), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_loyalty_rewards_subscription_id_status", "subscription_id", "status"),
+    Index("ix_loyalty_rewards_customer_id", "customer_id"),
+)
+
+retention_offers = Table(
+    "retention_offers", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(ENUM), nullable=False),  # discount, pause, switch_plan
+    Column("coupon_code", String(64), ForeignKey("coupons.code"), nullable=True),
+    Column("pause_months", Integer, nullable=True),
+    Column("plan_code", String(64), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+retention_decisions = Table(
+    "retention_decisions", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("offer_code", String(64), ForeignKey("retention_offers.code"), nullable=False),
+    Column("decision", String(ENUM), nullable=False),  # accepted, declined
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("resume_on", Date, nullable=True),  # an accepted pause: the day the subscription resumes
+    Column("resumed", Boolean, nullable=False),
+    Index("ix_retention_decisions_subscription_id", "subscription_id"),
+    Index("ix_retention_decisions_resume_on", "resume_on"),
 )

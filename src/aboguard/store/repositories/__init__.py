@@ -3,6 +3,7 @@
 from .customers import SqlCustomerRepository
 from .dunning import SqlDunning
 from .events import SqlEventLog
+from .incentives import SqlIncentives
 from .invoices import SqlInvoiceRepository
 from .ledger import SqlLedger
 from .numbers import SqlNumberAllocator
@@ -19,6 +20,7 @@ __all__ = [
     "SqlDunning",
     "SqlEventLog",
     "SqlGatewayEventLog",
+    "SqlIncentives",
     "SqlInstallationSettings",
     "SqlInvoiceRepository",
     "SqlLedger",
