@@ -14,13 +14,17 @@ from .repositories import (
     SqlInstallationSettings,
     SqlInvoiceRepository,
     SqlLedger,
+    SqlMessages,
+    SqlNotices,
     SqlNumberAllocator,
+    SqlOutbox,
     SqlPaymentAttempts,
     SqlPaymentMethodRepository,
     SqlPlanRepository,
     SqlProductRepository,
     SqlRefunds,
     SqlSubscriptionRepository,
+    SqlWebhooks,
 )
 from .secrets import SecretBox
 
@@ -42,6 +46,10 @@ class SqlUnitOfWork:
     gateway_events: SqlGatewayEventLog
     refunds: SqlRefunds
     dunning: SqlDunning
+    outbox: SqlOutbox
+    messages: SqlMessages
+    webhooks: SqlWebhooks
+    notices: SqlNotices
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -72,6 +80,10 @@ class SqlUnitOfWork:
         self.gateway_events = SqlGatewayEventLog(connection)
         self.refunds = SqlRefunds(connection)
         self.dunning = SqlDunning(connection)
+        self.outbox = SqlOutbox(connection)
+        self.messages = SqlMessages(connection)
+        self.webhooks = SqlWebhooks(connection, self.secrets)
+        self.notices = SqlNotices(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -5,6 +5,7 @@ from .dunning import SqlDunning
 from .events import SqlEventLog
 from .invoices import SqlInvoiceRepository
 from .ledger import SqlLedger
+from .notify import SqlMessages, SqlNotices, SqlOutbox, SqlWebhooks
 from .numbers import SqlNumberAllocator
 from .payment_methods import SqlPaymentMethodRepository
 from .payments import SqlGatewayEventLog, SqlPaymentAttempts
@@ -22,11 +23,15 @@ __all__ = [
     "SqlInstallationSettings",
     "SqlInvoiceRepository",
     "SqlLedger",
+    "SqlMessages",
+    "SqlNotices",
     "SqlNumberAllocator",
+    "SqlOutbox",
     "SqlPaymentAttempts",
     "SqlPaymentMethodRepository",
     "SqlPlanRepository",
     "SqlProductRepository",
     "SqlRefunds",
     "SqlSubscriptionRepository",
+    "SqlWebhooks",
 ]
