@@ -20,8 +20,16 @@ from aboguard.domain.portal import PortalTokens
 from aboguard.services import billing, collection, customers, notifications, payment_methods, subscriptions, webhooks
 from aboguard.services.context import ServiceContext
 
-from .notify_helpers import PORTAL_SECRET, Receiver, SmtpServer, free_port, html_part, make_notifier, smtp_mailer, \
-    text_part
+from .notify_helpers import (
+    PORTAL_SECRET,
+    Receiver,
+    SmtpServer,
+    free_port,
+    html_part,
+    make_notifier,
+    smtp_mailer,
+    text_part,
+)
 from .test_collection import card, collection_context
 
 

@@ -29,7 +29,7 @@ from aboguard.domain import notifications as rules
 from aboguard.domain.catalog import PaymentMethodKind, Terms
 from aboguard.domain.customers import Customer
 from aboguard.domain.notifications import DeliveryAttempt, Message, MessageStatus
-from aboguard.domain.payment_methods import CARD_BRANDS, mask_iban
+from aboguard.domain.payment_methods import CARD_BRANDS, MASK, PaymentMethod, mask_iban
 from aboguard.errors import AboguardError, InvalidInput
 from aboguard.money import Money
 from aboguard.notify.ports import Notifier, OutgoingEmail, RenderedMessage, TemplateProblem
@@ -227,7 +227,7 @@ def _notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, kind: str
                 lead = lead_by_plan.get(u.plan_id, s.reminder_days)
                 if lead and rules.notice_due(u.on, lead, today):
                     wanted.append((f"payment_reminder:{u.id}:{u.on}", "payment_reminder", u, {
-                        **base, "charge_on": u.on, "method": method.label() if method else None}))
+                        **base, "charge_on": u.on, "method": _method_label(method)}))
         elif kind == "renewal" and u.on > u.billing_anchor and rules.notice_due(u.on, s.renewal_notice_days, today):
             terms = Terms(notice_days=u.notice_days)
             wanted.append((f"renewal_notice:{u.id}:{u.on}", "renewal_notice", u, {
@@ -247,6 +247,15 @@ def _notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, kind: str
         data["portal_url"] = _portal(ctx, notifier, customer, "manage_subscription")
         _add(uow, report, _message(ctx, notifier, template, key, None, customer.id, customer.email, customer.locale,
                                    {"customer_name": customer.name, **data}))
+
+
+def _method_label(method: PaymentMethod | None) -> str | None:
+    """Masked and language-neutral: "Visa •••• 4242", "PayPal (a•••@example.de)"."""
+    if method is None:
+        return None
+    if method.kind is PaymentMethodKind.CARD:
+        return f"{CARD_BRANDS.get(method.brand or '', method.brand or 'Card')} {MASK} {method.last4}"
+    return method.label()
 
 
 def _card_notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, report: NotifyReport) -> None:
