@@ -23,7 +23,7 @@ from aboguard.domain.portal import PortalTokens
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import NotInitialised, SecretsUnavailable
 from aboguard.notify.email import FileMailer, SmtpMailer
-from aboguard.notify.ports import Mailer, Notifier, NotifySettings
+from aboguard.notify.ports import TEST_CREDITOR_ID, Mailer, Notifier, NotifySettings
 from aboguard.notify.templates import JinjaRenderer
 from aboguard.notify.webhooks_out import HttpWebhookSender
 from aboguard.payments.sandbox import SandboxGateway
@@ -101,7 +101,7 @@ def notifier_for(settings: Settings, billing: BillingSettings) -> Notifier:
         from_address=config.mail_from, merchant_email=config.merchant_email, merchant_locale=config.merchant_locale,
         merchant_name=billing.merchant_name, merchant_address=billing.merchant_address,
         legal_footer=config.legal_footer, portal_url=config.portal_url,
-        sepa_creditor_id=config.sepa_creditor_id or NotifySettings.sepa_creditor_id,
+        sepa_creditor_id=config.sepa_creditor_id or TEST_CREDITOR_ID,
         reminder_days=config.reminder_days, sepa_prenotice_days=config.sepa_prenotice_days,
         renewal_notice_days=config.renewal_notice_days, webhook_disable_after=config.webhook_disable_after,
         webhook_disable_days=config.webhook_disable_days, mail_domain=domain)

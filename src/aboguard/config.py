@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aboguard.errors import InvalidInput
 
 DEFAULT_TZ = "Europe/Berlin"
+DEFAULT_MAIL_FROM = "aboguard <noreply@aboguard.invalid>"
+DEFAULT_PORTAL_URL = "http://localhost:8000/portal"
 
 
 class Secret:
@@ -44,12 +46,12 @@ class NotifyConfig:
     smtp_user: str | None = None
     smtp_password: Secret | None = None
     smtp_timeout: float = 30.0
-    mail_from: str = "aboguard <noreply@aboguard.invalid>"
+    mail_from: str = DEFAULT_MAIL_FROM
     merchant_email: str | None = None  # ABOGUARD_MERCHANT_EMAIL: notices to the merchant
     merchant_locale: str = "de"
     legal_footer: str = ""  # ABOGUARD_MERCHANT_FOOTER: Impressum lines, separated by "|"
     templates_dir: Path | None = None  # ABOGUARD_TEMPLATES_DIR: the merchant's own templates override ours
-    portal_url: str = "http://localhost:8000/portal"
+    portal_url: str = DEFAULT_PORTAL_URL
     portal_secret: Secret | None = None  # ABOGUARD_PORTAL_SECRET; else <data dir>/portal.key
     sepa_creditor_id: str | None = None  # ABOGUARD_SEPA_CREDITOR_ID (Gläubiger-ID)
     reminder_days: int = 3
@@ -83,13 +85,13 @@ class NotifyConfig:
             smtp_security=security,
             smtp_user=(env.get("ABOGUARD_SMTP_USER") or "").strip() or None,
             smtp_password=Secret(password) if password else None,
-            mail_from=(env.get("ABOGUARD_MAIL_FROM") or "").strip() or cls.mail_from,
+            mail_from=(env.get("ABOGUARD_MAIL_FROM") or "").strip() or DEFAULT_MAIL_FROM,
             merchant_email=(env.get("ABOGUARD_MERCHANT_EMAIL") or "").strip() or None,
             merchant_locale=locale,
             legal_footer="\n".join(line.strip() for line in (env.get("ABOGUARD_MERCHANT_FOOTER") or "").split("|")
                                    if line.strip()),
             templates_dir=Path(templates) if templates else None,
-            portal_url=((env.get("ABOGUARD_PORTAL_URL") or "").strip() or cls.portal_url).rstrip("/"),
+            portal_url=((env.get("ABOGUARD_PORTAL_URL") or "").strip() or DEFAULT_PORTAL_URL).rstrip("/"),
             portal_secret=Secret(portal) if portal else None,
             sepa_creditor_id=(env.get("ABOGUARD_SEPA_CREDITOR_ID") or "").strip().upper() or None,
             reminder_days=_int(env, "ABOGUARD_REMINDER_DAYS", 3, 0, 60),

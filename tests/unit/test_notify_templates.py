@@ -38,7 +38,8 @@ def test_english_uses_english_formats_and_the_html_part_is_escaped_with_links() 
 
 
 def test_every_template_renders_in_both_languages() -> None:
-    sample = {**REMINDER, "debit_on": date(2026, 12, 1), "mandate_reference": "AG-1", "creditor_id": "DE98ZZZ09999999999",
+    sample = {**REMINDER, "debit_on": date(2026, 12, 1), "mandate_reference": "AG-1",
+              "creditor_id": "DE98ZZZ09999999999",
               "iban": "DE89 •••• 3000", "renews_on": date(2027, 1, 1), "cancel_by": date(2026, 12, 1),
               "renewal_months": 12, "term_ends_on": date(2026, 12, 31), "notice_days": 30, "invoice_number": "RE-1",
               "paid_on": date(2026, 11, 29), "reason": "retry", "retry_on": "2026-12-01", "due_on": date(2026, 11, 1),

@@ -19,6 +19,7 @@ from . import (
     dunning,
     invoices,
     ledger,
+    notify,
     payment_methods,
     payments,
     plans,
@@ -50,6 +51,9 @@ app.add_typer(invoices.app, name="invoices")
 app.add_typer(invoices.credit_notes, name="credit-notes")
 app.add_typer(ledger.app, name="ledger")
 app.command("bill")(billing.bill)
+app.add_typer(notify.app, name="notify")
+app.add_typer(notify.messages_app, name="messages")
+app.add_typer(notify.webhooks_app, name="webhooks")
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 

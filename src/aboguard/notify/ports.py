@@ -60,6 +60,9 @@ class WebhookSender(Protocol):
     def deliver(self, url: str, secret: str, webhook_id: str, timestamp: datetime, body: str) -> SendResult: ...
 
 
+TEST_CREDITOR_ID = "DE98ZZZ09999999999"  # the Bundesbank's test creditor identifier, until the merchant sets one
+
+
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
     from_address: str = "aboguard <noreply@aboguard.invalid>"
@@ -70,7 +73,7 @@ class NotifySettings:
     legal_footer: str = ""  # Impressum lines: register court and number, managing directors, VAT id
     portal_url: str = "http://localhost:8000/portal"
     portal_link_days: int = 14
-    sepa_creditor_id: str = "DE98ZZZ09999999999"  # the Bundesbank's test creditor identifier until one is set
+    sepa_creditor_id: str = TEST_CREDITOR_ID
     reminder_days: int = 3  # default lead of the upcoming-payment reminder (a plan may set its own)
     sepa_prenotice_days: int = 14
     renewal_notice_days: int = 30
@@ -90,5 +93,5 @@ class Notifier:
     settings: NotifySettings = field(default_factory=NotifySettings)
 
 
-__all__ = ["Mailer", "Notifier", "NotifySettings", "OutgoingEmail", "RenderedMessage", "Renderer", "SendResult",
-           "TemplateProblem", "WebhookSender"]
+__all__ = ["TEST_CREDITOR_ID", "Mailer", "Notifier", "NotifySettings", "OutgoingEmail", "RenderedMessage",
+           "Renderer", "SendResult", "TemplateProblem", "WebhookSender"]
