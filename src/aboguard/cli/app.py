@@ -116,5 +116,7 @@ def demo_command(json_out: bool = JSON) -> None:
         verdict = "OK" if data.ledger.ok else "FAILED"
         typer.echo(f"Ledger check {verdict}: {data.ledger.entries} entries balance; receivables of "
                    f"{data.ledger.customers} customers equal their open invoices.\n")
+    typer.echo("Emails to customers: aboguard messages list (without ABOGUARD_SMTP_HOST each is an .eml file in "
+               "<data dir>/outbox).")
     typer.echo("Try: aboguard invoices show RE-… · aboguard dunning list · aboguard clock advance --days 30 · "
                "aboguard tick · aboguard ledger check · aboguard simulate --customers 2000 --months 12")
