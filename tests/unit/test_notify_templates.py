@@ -112,3 +112,18 @@ def test_standard_webhooks_signature_matches_the_reference_example() -> None:
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     assert signing.verify(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, f"v1,bogus {signature}")
     assert signing.new_secret().startswith("whsec_") and len(signing.secret_key(signing.new_secret())) == 24
+
+
+def test_every_event_type_is_documented_for_webhook_receivers() -> None:
+    import aboguard.domain.dunning
+    import aboguard.domain.payment_methods
+    import aboguard.domain.payments
+    import aboguard.domain.refunds  # noqa: F401  (their event classes)
+    from aboguard.domain.events import Event
+
+    def kinds(base: type) -> set[type]:
+        return {k for sub in base.__subclasses__() for k in {sub, *kinds(sub)}}
+
+    docs = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    missing = sorted({k.name for k in kinds(Event)} - {n for n in docs.split("`")})
+    assert missing == [], f"document these event types in docs/webhooks.md: {missing}"
