@@ -5,6 +5,7 @@ and a failing endpoint is disabled with a notice to the merchant."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -195,3 +196,32 @@ def test_payment_failure_emails_name_the_reason_and_carry_a_signed_portal_link(c
     claim = PortalTokens(PORTAL_SECRET).verify_token(link.split("token=")[1], now=ctx.now(),
                                                      purpose="update_payment_method")
     assert claim.customer_id == notifications.list_messages(ctx, template="payment_failed")[0].customer_id
+
+
+@pytest.mark.postgres
+def test_two_dispatchers_at_once_send_each_message_exactly_once(ctx: ServiceContext, smtp: SmtpServer,
+                                                                db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several dispatchers share work on PostgreSQL (SKIP LOCKED); SQLite runs one")
+    for n in range(24):
+        subscriber(ctx, f"kunde{n}@example.de", f"Kunde {n}", "de")
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    reports: list[notifications.NotifyReport] = []
+    errors: list[BaseException] = []
+
+    def dispatcher() -> None:
+        try:
+            reports.append(notifications.run_notify(ctx, batch_size=5))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r.sent for r in reports) == 24 and sum(r.events for r in reports) >= 24
+    ids = [message["Message-ID"].strip() for _, message in smtp.inbox.received]
+    assert len(ids) == 24 == len(set(ids))
