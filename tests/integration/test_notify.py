@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from sqlalchemy.engine import Engine
 from standardwebhooks.webhooks import Webhook
 
@@ -18,11 +20,14 @@ from aboguard.clock import SystemClock
 from aboguard.domain.customers import CustomerSpec
 from aboguard.domain.notifications import DeliveryStatus, EndpointStatus, MessageStatus
 from aboguard.domain.portal import PortalTokens
+from aboguard.notify.email import SmtpMailer
+from aboguard.notify.ports import OutgoingEmail
 from aboguard.services import billing, collection, customers, notifications, payment_methods, subscriptions, webhooks
 from aboguard.services.context import ServiceContext
 
 from .notify_helpers import (
     PORTAL_SECRET,
+    Inbox,
     Receiver,
     SmtpServer,
     free_port,
@@ -225,3 +230,39 @@ def test_two_dispatchers_at_once_send_each_message_exactly_once(ctx: ServiceCont
     assert sum(r.sent for r in reports) == 24 and sum(r.events for r in reports) >= 24
     ids = [message["Message-ID"].strip() for _, message in smtp.inbox.received]
     assert len(ids) == 24 == len(set(ids))
+
+
+class _Strict(Inbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def _email(to: str) -> OutgoingEmail:
+    return OutgoingEmail(sender="shop@example.de", recipient=to, subject="Grüße", text="Hallo Jürgen",
+                         html="<p>Hallo</p>", message_id="<x.1@example.de>", date=SystemClock().now())
+
+
+def test_smtp_login_and_refusals_are_told_apart() -> None:
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"shop" and auth_data.password == b"geheim"
+        return AuthResult(success=ok, handled=False)
+
+    inbox = _Strict()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    try:
+        good = SmtpMailer("127.0.0.1", controller.port, security="none", username="shop", password="geheim")
+        assert good.send(_email("anna@example.de")).ok
+        assert inbox.received[0][0] == ["anna@example.de"]
+        refused = good.send(_email("nobody@example.de"))
+        assert not refused.ok and refused.permanent and refused.status_code == 550
+        wrong = SmtpMailer("127.0.0.1", controller.port, security="none", username="shop", password="falsch")
+        denied = wrong.send(_email("anna@example.de"))
+        assert not denied.ok and not denied.permanent and "535" in (denied.error or "")
+        assert len(inbox.received) == 1
+    finally:
+        controller.stop()
