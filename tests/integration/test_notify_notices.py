@@ -59,6 +59,7 @@ def test_reminders_and_pre_notifications_go_out_once_with_their_lead(ctx: Servic
     customer(ctx, "card@example.de", card("tok_visa"), "trial")
     sepa = customer(ctx, "sepa@example.de", PaymentMethodSpec(Kind.SEPA_DEBIT, iban="DE89370400440532013000",
                                                               account_holder="Sepa Kunde"), "trial")
+    customer(ctx, "invoice@example.de", PaymentMethodSpec(Kind.BANK_TRANSFER), "trial")  # gets its invoice instead
     sent = live(ctx, 21)
     assert sent == [(6, "sepa_prenotification", "sepa@example.de"), (15, "payment_reminder", "card@example.de")]
     notice, = notifications.list_messages(ctx, template="sepa_prenotification")

@@ -197,6 +197,7 @@ def schedule_notices(ctx: ServiceContext, report: NotifyReport, *, page: int = 5
             while True:
                 found = uow.notices.upcoming(kind, today, today + timedelta(days=end), limit=page, after=after)
                 _notices(ctx, uow, notifier, kind, found, lead_by_plan, report)
+                uow.commit()  # one transaction per page
                 if len(found) < page:
                     break
                 after = (found[-1].on, found[-1].id)
@@ -223,7 +224,8 @@ def _notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, kind: str
                     wanted.append((f"sepa_prenotification:{u.id}:{u.on}", "sepa_prenotification", u, {
                         **base, "debit_on": u.on, "mandate_reference": method.mandate_reference or "",
                         "creditor_id": s.sepa_creditor_id, "iban": mask_iban(method.iban or "")}))
-            else:
+            elif method is not None and method.kind in {PaymentMethodKind.CARD, PaymentMethodKind.PAYPAL}:
+                # a reminder that money will be taken; pay-by-invoice customers get their invoice instead
                 lead = lead_by_plan.get(u.plan_id, s.reminder_days)
                 if lead and rules.notice_due(u.on, lead, today):
                     wanted.append((f"payment_reminder:{u.id}:{u.on}", "payment_reminder", u, {
@@ -249,10 +251,8 @@ def _notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, kind: str
                                    {"customer_name": customer.name, **data}))
 
 
-def _method_label(method: PaymentMethod | None) -> str | None:
+def _method_label(method: PaymentMethod) -> str:
     """Masked and language-neutral: "Visa •••• 4242", "PayPal (a•••@example.de)"."""
-    if method is None:
-        return None
     if method.kind is PaymentMethodKind.CARD:
         return f"{CARD_BRANDS.get(method.brand or '', method.brand or 'Card')} {MASK} {method.last4}"
     return method.label()
