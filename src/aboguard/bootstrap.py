@@ -90,7 +90,7 @@ def mailer_for(settings: Settings) -> Mailer:
         return SmtpMailer(config.smtp_host, config.smtp_port, security=config.smtp_security,
                           username=config.smtp_user,
                           password=config.smtp_password.reveal() if config.smtp_password else None,
-                          timeout=config.smtp_timeout)
+                          timeout=config.smtp_timeout, ca_file=config.smtp_ca_file)
     return FileMailer(settings.data_dir / "outbox")
 
 

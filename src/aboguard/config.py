@@ -46,6 +46,7 @@ class NotifyConfig:
     smtp_user: str | None = None
     smtp_password: Secret | None = None
     smtp_timeout: float = 30.0
+    smtp_ca_file: str | None = None  # ABOGUARD_SMTP_CA_FILE: CA bundle for the relay's certificate (default: system)
     mail_from: str = DEFAULT_MAIL_FROM
     merchant_email: str | None = None  # ABOGUARD_MERCHANT_EMAIL: notices to the merchant
     merchant_locale: str = "de"
@@ -72,6 +73,10 @@ class NotifyConfig:
         if portal and len(portal) < 16:
             raise InvalidInput("ABOGUARD_PORTAL_SECRET must be at least 16 characters; make one with: "
                                "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        ca_file = (env.get("ABOGUARD_SMTP_CA_FILE") or "").strip()
+        if ca_file and not Path(ca_file).is_file():
+            raise InvalidInput(f"ABOGUARD_SMTP_CA_FILE={ca_file!r} is not a file; it is the PEM bundle of the CA "
+                               "that signed the SMTP server's certificate")
         locale = (env.get("ABOGUARD_MERCHANT_LOCALE") or "de").strip().lower()
         if locale not in {"de", "en"}:
             raise InvalidInput(f"ABOGUARD_MERCHANT_LOCALE={locale!r} must be de or en")
@@ -85,6 +90,7 @@ class NotifyConfig:
             smtp_security=security,
             smtp_user=(env.get("ABOGUARD_SMTP_USER") or "").strip() or None,
             smtp_password=Secret(password) if password else None,
+            smtp_ca_file=ca_file or None,
             mail_from=(env.get("ABOGUARD_MAIL_FROM") or "").strip() or DEFAULT_MAIL_FROM,
             merchant_email=(env.get("ABOGUARD_MERCHANT_EMAIL") or "").strip() or None,
             merchant_locale=locale,

@@ -5,6 +5,7 @@ and a failing endpoint is disabled with a notice to the merchant."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,7 +22,7 @@ from aboguard.domain.customers import CustomerSpec
 from aboguard.domain.notifications import DeliveryStatus, EndpointStatus, MessageStatus
 from aboguard.domain.portal import PortalTokens
 from aboguard.notify.email import SmtpMailer
-from aboguard.notify.ports import OutgoingEmail
+from aboguard.notify.ports import OutgoingEmail, SendResult
 from aboguard.services import billing, collection, customers, notifications, payment_methods, subscriptions, webhooks
 from aboguard.services.context import ServiceContext
 
@@ -33,6 +34,7 @@ from .notify_helpers import (
     free_port,
     html_part,
     make_notifier,
+    self_signed_certificate,
     smtp_mailer,
     text_part,
 )
@@ -266,3 +268,57 @@ def test_smtp_login_and_refusals_are_told_apart() -> None:
         assert len(inbox.received) == 1
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_smtp_over_tls_verifies_the_server_certificate(security: str, tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox = Inbox()
+    port = free_port()
+    controller = (Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True)
+                  if security == "starttls" else
+                  Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_tls))
+    controller.start()
+    try:
+        trusted = SmtpMailer("127.0.0.1", port, security=security, ca_file=str(cert), timeout=5)
+        assert trusted.send(_email("anna@example.de")).ok
+        assert text_part(inbox.received[0][1]).strip() == "Hallo Jürgen"
+        untrusted = SmtpMailer("127.0.0.1", port, security=security, timeout=5)  # the system CAs do not know it
+        refused = untrusted.send(_email("anna@example.de"))
+        assert not refused.ok and "CERTIFICATE_VERIFY_FAILED" in (refused.error or "")
+        assert len(inbox.received) == 1
+    finally:
+        controller.stop()
+
+
+class _DiesAfterSending:
+    """The real SMTP mailer, then the process 'dies' before the dispatcher records the success."""
+
+    name = "smtp"
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self._mailer = mailer
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        self._mailer.send(email)
+        raise SystemExit("killed between sending and recording")
+
+
+def test_a_crash_after_sending_means_one_repeat_with_the_same_message_id(ctx: ServiceContext,
+                                                                         smtp: SmtpServer) -> None:
+    subscriber(ctx, "anna@example.de", "Anna", "de")
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    ctx.notifier = make_notifier(_DiesAfterSending(smtp_mailer(smtp.port)))
+    with pytest.raises(SystemExit):
+        notifications.run_notify(ctx)
+    ctx.notifier = make_notifier(smtp_mailer(smtp.port))
+    assert notifications.run_notify(ctx).sent == 0  # leased: another dispatcher would not take it yet
+    ctx.clock.advance(notifications.LEASE)  # type: ignore[attr-defined]
+    assert notifications.run_notify(ctx).sent == 1
+    ctx.clock.advance(hours=1)  # type: ignore[attr-defined]
+    assert notifications.run_notify(ctx).sent == 0
+    first, second = (message for _, message in smtp.inbox.received)
+    assert first["Message-ID"] == second["Message-ID"]  # the receiver can drop the repeat

@@ -38,11 +38,12 @@ class SmtpMailer:
     name = "smtp"
 
     def __init__(self, host: str, port: int, *, security: str = "starttls", username: str | None = None,
-                 password: str | None = None, timeout: float = 30.0) -> None:
+                 password: str | None = None, timeout: float = 30.0, ca_file: str | None = None) -> None:
         if security not in SECURITY:
             raise ValueError(f"SMTP security {security!r}: use one of {', '.join(SECURITY)}")
         self.host, self.port, self.security = host, port, security
         self._username, self._password, self._timeout = username, password, timeout
+        self._ca_file = ca_file  # the CA bundle to verify with (default: the system's); always verified
 
     def __repr__(self) -> str:  # never the password
         return f"SmtpMailer({self.host}:{self.port}, {self.security}, user={self._username!r})"
@@ -51,7 +52,7 @@ class SmtpMailer:
         try:
             with self._connect() as smtp:
                 if self.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self._tls())
                     smtp.ehlo()
                 if self._username:
                     smtp.login(self._username, self._password or "")
@@ -70,10 +71,12 @@ class SmtpMailer:
             return SendResult(False, f"recipient refused: {_describe(refused)}", permanent=True)
         return SendResult(True, status_code=250)
 
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self._ca_file)
+
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self._timeout,
-                                    context=ssl.create_default_context())
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self._timeout, context=self._tls())
         smtp = smtplib.SMTP(self.host, self.port, timeout=self._timeout)
         smtp.ehlo()
         return smtp
