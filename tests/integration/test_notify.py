@@ -23,7 +23,16 @@ from aboguard.domain.notifications import DeliveryStatus, EndpointStatus, Messag
 from aboguard.domain.portal import PortalTokens
 from aboguard.notify.email import SmtpMailer
 from aboguard.notify.ports import OutgoingEmail, SendResult
-from aboguard.services import billing, collection, customers, notifications, payment_methods, subscriptions, webhooks
+from aboguard.services import (
+    billing,
+    collection,
+    customers,
+    messages,
+    notifications,
+    payment_methods,
+    subscriptions,
+    webhooks,
+)
 from aboguard.services.context import ServiceContext
 
 from .notify_helpers import (
@@ -105,7 +114,7 @@ def test_smtp_down_then_up_delivers_later_exactly_once(ctx: ServiceContext, smtp
     collection.run_collection(ctx)
     first = notifications.run_notify(ctx)
     assert (first.sent, first.failed_attempts) == (0, 1)
-    message, = notifications.list_messages(ctx)
+    message, = messages.list_messages(ctx)
     assert message.status is MessageStatus.PENDING and message.attempts == 1 and "Connection" in message.last_error
     assert message.next_attempt_at == ctx.now() + timedelta(minutes=1)
     assert notifications.run_notify(ctx).failed_attempts == 0  # not due yet: backoff
@@ -116,7 +125,7 @@ def test_smtp_down_then_up_delivers_later_exactly_once(ctx: ServiceContext, smtp
         ctx.clock.advance(hours=2)  # type: ignore[attr-defined]
         assert notifications.run_notify(ctx).sent == 0
         assert len(down.inbox.received) == 1 and smtp.inbox.received == []
-        sent, attempts = notifications.get_message(ctx, message.id)
+        sent, attempts = messages.get_message(ctx, message.id)
         assert sent.status is MessageStatus.SENT and [a.ok for a in attempts] == [False, True]
         assert down.inbox.received[0][1]["Message-ID"].strip() == message.message_id
     finally:
@@ -202,7 +211,7 @@ def test_payment_failure_emails_name_the_reason_and_carry_a_signed_portal_link(c
     link = next(line for line in text_part(poor).splitlines() if "token=" in line)
     claim = PortalTokens(PORTAL_SECRET).verify_token(link.split("token=")[1], now=ctx.now(),
                                                      purpose="update_payment_method")
-    assert claim.customer_id == notifications.list_messages(ctx, template="payment_failed")[0].customer_id
+    assert claim.customer_id == messages.list_messages(ctx, template="payment_failed")[0].customer_id
 
 
 @pytest.mark.postgres

@@ -18,7 +18,7 @@ from aboguard.domain.payment_methods import PaymentMethodSpec
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.errors import InvalidInput
 from aboguard.money import Money
-from aboguard.services import billing, customers, notifications, payment_methods, plans, subscriptions
+from aboguard.services import billing, customers, messages, notifications, payment_methods, plans, subscriptions
 from aboguard.services.context import ServiceContext
 
 from .notify_helpers import file_mailer, make_notifier
@@ -49,20 +49,20 @@ def live(ctx: ServiceContext, days: int) -> list[tuple[int, str, str]]:
         billing.run_billing(ctx)
         notifications.run_notify(ctx)
     return [((m.created_at.astimezone(ctx.merchant_tz).date() - START).days, m.template, m.recipient)
-            for m in notifications.list_messages(ctx, limit=1000) if m.template != "payment_succeeded"]
+            for m in messages.list_messages(ctx, limit=1000) if m.template != "payment_succeeded"]
 
 
 def test_reminders_and_pre_notifications_go_out_once_with_their_lead(ctx: ServiceContext) -> None:
     plans.create_plan(ctx, code="trial", name="Trial", spec=PlanSpec(Money(20_00, "EUR"), Interval(IntervalUnit.MONTH),
                                                                      trial_days=20))
-    notifications.set_reminder_days(ctx, "trial", 5)
+    messages.set_reminder_days(ctx, "trial", 5)
     customer(ctx, "card@example.de", card("tok_visa"), "trial")
     sepa = customer(ctx, "sepa@example.de", PaymentMethodSpec(Kind.SEPA_DEBIT, iban="DE89370400440532013000",
                                                               account_holder="Sepa Kunde"), "trial")
     customer(ctx, "invoice@example.de", PaymentMethodSpec(Kind.BANK_TRANSFER), "trial")  # gets its invoice instead
     sent = live(ctx, 21)
     assert sent == [(6, "sepa_prenotification", "sepa@example.de"), (15, "payment_reminder", "card@example.de")]
-    notice, = notifications.list_messages(ctx, template="sepa_prenotification")
+    notice, = messages.list_messages(ctx, template="sepa_prenotification")
     assert "Gläubiger-Identifikationsnummer: DE98ZZZ09999999999" in notice.text_body
     assert "Fälligkeitstag: 22.03.2026" in notice.text_body and "20,00\xa0€" in notice.text_body
     mandate = payment_methods.list_payment_methods(ctx, sepa)[0].mandate_reference
@@ -71,7 +71,7 @@ def test_reminders_and_pre_notifications_go_out_once_with_their_lead(ctx: Servic
     assert live(ctx, 30)[2:] == [(37, "sepa_prenotification", "sepa@example.de"),
                                  (46, "payment_reminder", "card@example.de")]
     with pytest.raises(InvalidInput, match="from 0"):
-        notifications.set_reminder_days(ctx, "trial", 99)
+        messages.set_reminder_days(ctx, "trial", 99)
 
 
 def test_yearly_renewal_minimum_term_end_and_expiring_cards(ctx: ServiceContext) -> None:
@@ -79,8 +79,8 @@ def test_yearly_renewal_minimum_term_end_and_expiring_cards(ctx: ServiceContext)
         Money(120_00, "EUR"), Interval(IntervalUnit.YEAR), terms=Terms(notice_days=30)))
     plans.create_plan(ctx, code="min12", name="Mindestlaufzeit", spec=PlanSpec(
         Money(10_00, "EUR"), Interval(IntervalUnit.MONTH), terms=Terms(min_term_months=12, notice_days=30)))
-    notifications.set_reminder_days(ctx, "year", 0)
-    notifications.set_reminder_days(ctx, "min12", 0)
+    messages.set_reminder_days(ctx, "year", 0)
+    messages.set_reminder_days(ctx, "min12", 0)
     customer(ctx, "year@example.com", card("tok_visa"), "year", locale="en")
     customer(ctx, "term@example.de", card("tok_visa"), "min12")
     expiring = replace(card("tok_visa"), exp_month=4, exp_year=2026)
@@ -92,8 +92,8 @@ def test_yearly_renewal_minimum_term_end_and_expiring_cards(ctx: ServiceContext)
     assert renewal == [((date(2027, 3, 2) - timedelta(days=30) - START).days, "renewal_notice")]
     # the minimum term's last day is 1 March 2027; cancel by 31 Jan 2027; told 30 days before that deadline
     assert [d for d, _, _ in term] == [(date(2027, 1, 1) - START).days] * 2
-    text = notifications.list_messages(ctx, template="min_term_ending")[0].text_body
+    text = messages.list_messages(ctx, template="min_term_ending")[0].text_body
     assert "endet am 01.03.2027" in text and "bis spätestens 31.01.2027" in text and "30 Tagen" in text
     assert cards == [((date(2026, 3, 31) - START).days, "card_expiring")]
-    text = notifications.list_messages(ctx, template="renewal_notice")[0].text_body
+    text = messages.list_messages(ctx, template="renewal_notice")[0].text_body
     assert "renews on 2 Mar 2027 for 12 months at €120.00" in text and "cancel by 31 Jan 2027" in text

@@ -26,6 +26,7 @@ from aboguard.services import (
     collection,
     customers,
     dunning,
+    messages,
     notifications,
     payment_methods,
     plans,
@@ -68,18 +69,18 @@ def test_a_customers_story_produces_exactly_the_expected_messages_on_the_expecte
             payment_methods.add_payment_method(ctx, anna.id, replace(card("tok_visa"), make_default=True))
         tick(ctx)
     sent = [((m.created_at.astimezone(ctx.merchant_tz).date() - START).days, m.template)
-            for m in notifications.list_messages(ctx, customer_id=anna.id)]
+            for m in messages.list_messages(ctx, customer_id=anna.id)]
     assert sent == [(11, "payment_reminder"), (14, "payment_failed"), (17, "dunning_reminder"),
                     (24, "dunning_notice"), (28, "dunning_suspended"), (29, "payment_failed"), (30, "payment_failed"),
                     (32, "payment_succeeded")]
     texts = {(day, m.template): m.text_body for (day, _), m in
-             zip(sent, notifications.list_messages(ctx, customer_id=anna.id), strict=True)}
+             zip(sent, messages.list_messages(ctx, customer_id=anna.id), strict=True)}
     assert "am 16.03.2026 buchen wir 29,90\xa0€" in texts[11, "payment_reminder"]
     assert "Visa •••• 9995" in texts[11, "payment_reminder"]
     assert "keine ausreichende Deckung. Wir versuchen es am 31.03.2026 noch einmal" in texts[14, "payment_failed"]
     assert "Wir versuchen es am 01.04.2026" in texts[29, "payment_failed"]
     assert "war am 16.03.2026 fällig" in texts[17, "dunning_reminder"]
-    assert "1. Mahnung" in notifications.list_messages(ctx, template="dunning_notice")[0].subject
+    assert "1. Mahnung" in messages.list_messages(ctx, template="dunning_notice")[0].subject
     assert "am 03.04.2026 29,94\xa0€ für die Rechnung RE-2026-000001 erhalten" in texts[32, "payment_succeeded"]
     # Each message was written once as an .eml file (the offline default), properly encoded.
     files = sorted((tmp_path / "outbox").rglob("*.eml"))

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from aboguard.domain.notifications import DeliveryAttempt, Message, WebhookDelivery, WebhookEndpoint
+from aboguard.services import messages as messages_service
 from aboguard.services import notifications as service
 from aboguard.services import webhooks as hooks
 from aboguard.services.notifications import NotifyReport
@@ -37,7 +38,7 @@ def reminder_days(plan: str = typer.Argument(..., help="Plan code."),
                   days: int = typer.Option(..., "--days", help="Days before each charge; 0: no reminder."),
                   json_out: bool = JSON) -> None:
     """Set how many days before a charge a plan's subscribers get the payment reminder (default 3)."""
-    service.set_reminder_days(context(), plan, days)
+    messages_service.set_reminder_days(context(), plan, days)
     if json_out:
         emit_json({"plan": plan, "reminder_days": days})
     else:
@@ -72,7 +73,8 @@ def messages_list(customer: str | None = typer.Option(None, "--customer"),
                   template: str | None = typer.Option(None, "--template"), limit: int = typer.Option(100, "--limit"),
                   json_out: bool = JSON) -> None:
     """Messages, oldest first."""
-    found = service.list_messages(context(), customer_id=customer, status=status, template=template, limit=limit)
+    found = messages_service.list_messages(context(), customer_id=customer, status=status, template=template,
+                                           limit=limit)
     if json_out:
         emit_json([message_dict(m) for m in found])
         return
@@ -86,7 +88,7 @@ def messages_show(message: str = typer.Argument(..., help="Message id (or its fi
                   html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text."),
                   json_out: bool = JSON) -> None:
     """One message with its text and every send attempt."""
-    found, attempts = service.get_message(context(), message)
+    found, attempts = messages_service.get_message(context(), message)
     if json_out:
         emit_json({**message_dict(found), "text": found.text_body, "html": found.html_body,
                    "attempts": [attempt_dict(a) for a in attempts]})
@@ -108,7 +110,7 @@ def messages_preview(template: str = typer.Argument(..., help="Template name, e.
                      html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text."),
                      json_out: bool = JSON) -> None:
     """Render a template with sample data (nothing is stored or sent)."""
-    rendered = service.preview(context(), template, locale)
+    rendered = messages_service.preview(context(), template, locale)
     if json_out:
         emit_json({"template": template, "locale": locale, "subject": rendered.subject, "text": rendered.text,
                    "html": rendered.html})

@@ -30,9 +30,9 @@ from aboguard.domain.catalog import PaymentMethodKind, Terms
 from aboguard.domain.customers import Customer
 from aboguard.domain.notifications import DeliveryAttempt, Message, MessageStatus
 from aboguard.domain.payment_methods import CARD_BRANDS, MASK, PaymentMethod, mask_iban
-from aboguard.errors import AboguardError, InvalidInput
+from aboguard.errors import AboguardError
 from aboguard.money import Money
-from aboguard.notify.ports import Notifier, OutgoingEmail, RenderedMessage, TemplateProblem
+from aboguard.notify.ports import Notifier, OutgoingEmail, TemplateProblem
 from aboguard.store.uow import StoredEvent, UnitOfWork
 
 from . import webhooks
@@ -112,8 +112,8 @@ def messages_for_event(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier,
         if not to:
             return []
         data = {"url": p["url"], "endpoint_id": event.aggregate_id, "failures": p["consecutive_failures"],
-                "failing_since": p["failing_since"], "last_error": p["last_error"], **_merchant(notifier)}
-        return [_message(ctx, notifier, "webhook_endpoint_disabled", f"{event.id}:{to}", event.id, None, to,
+                "failing_since": p["failing_since"], "last_error": p["last_error"], **merchant_data(notifier)}
+        return [compose(ctx, notifier, "webhook_endpoint_disabled", f"{event.id}:{to}", event.id, None, to,
                          notifier.settings.merchant_locale, data)]
     if event.name == "payment.succeeded":
         customer = uow.customers.get(p["customer_id"])
@@ -151,7 +151,7 @@ def _money(value: dict[str, Any]) -> Money:
     return Money(int(value["amount_minor"]), str(value["currency"]))
 
 
-def _merchant(notifier: Notifier) -> dict[str, Any]:
+def merchant_data(notifier: Notifier) -> dict[str, Any]:
     s = notifier.settings
     return {"merchant_name": s.merchant_name, "merchant_address": list(s.merchant_address),
             "legal_footer": s.legal_footer}
@@ -165,13 +165,13 @@ def _portal(ctx: ServiceContext, notifier: Notifier, customer: Customer, purpose
 
 def _for_customer(ctx: ServiceContext, notifier: Notifier, template: str, event: StoredEvent, customer: Customer,
                   data: dict[str, Any]) -> Message:
-    return _message(ctx, notifier, template, f"{event.id}:{customer.email.lower()}", event.id, customer.id,
+    return compose(ctx, notifier, template, f"{event.id}:{customer.email.lower()}", event.id, customer.id,
                     customer.email, customer.locale, {"customer_name": customer.name, **data})
 
 
-def _message(ctx: ServiceContext, notifier: Notifier, template: str, dedupe_key: str, event_id: str | None,
+def compose(ctx: ServiceContext, notifier: Notifier, template: str, dedupe_key: str, event_id: str | None,
              customer_id: str | None, recipient: str, locale: str, data: dict[str, Any]) -> Message:
-    rendered = notifier.renderer.render(template, locale, {**_merchant(notifier), **data})
+    rendered = notifier.renderer.render(template, locale, {**merchant_data(notifier), **data})
     message_id = ctx.new_id()
     return Message(id=message_id, dedupe_key=dedupe_key, event_id=event_id, template=template,
                    customer_id=customer_id, recipient=recipient, locale=locale, subject=rendered.subject,
@@ -247,7 +247,7 @@ def _notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, kind: str
         if key in existing or customer is None:
             continue
         data["portal_url"] = _portal(ctx, notifier, customer, "manage_subscription")
-        _add(uow, report, _message(ctx, notifier, template, key, None, customer.id, customer.email, customer.locale,
+        _add(uow, report, compose(ctx, notifier, template, key, None, customer.id, customer.email, customer.locale,
                                    {"customer_name": customer.name, **data}))
 
 
@@ -276,7 +276,7 @@ def _card_notices(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier, repo
         data = {"customer_name": customer.name, "brand": CARD_BRANDS.get(card.brand or "", card.brand or "Card"),
                 "last4": card.last4 or "", "expires_on": expires,
                 "portal_url": _portal(ctx, notifier, customer, "update_payment_method")}
-        _add(uow, report, _message(ctx, notifier, "card_expiring", key, None, customer.id, customer.email,
+        _add(uow, report, compose(ctx, notifier, "card_expiring", key, None, customer.id, customer.email,
                                    customer.locale, data))
 
 
@@ -334,68 +334,5 @@ def _send(ctx: ServiceContext, notifier: Notifier, message: Message, report: Not
         uow.commit()
 
 
-# -- reading, previews, settings -------------------------------------------------------------------------
-
-
-def list_messages(ctx: ServiceContext, *, customer_id: str | None = None, status: str | None = None,
-                  template: str | None = None, limit: int = 100) -> list[Message]:
-    if status is not None and status not in {s.value for s in MessageStatus}:
-        raise InvalidInput(f"unknown message status {status!r}: use one of "
-                           + ", ".join(s.value for s in MessageStatus))
-    with ctx.uow() as uow:
-        return uow.messages.list(customer_id=customer_id, status=status, template=template, limit=limit)
-
-
-def get_message(ctx: ServiceContext, ref: str) -> tuple[Message, list[DeliveryAttempt]]:
-    with ctx.uow() as uow:
-        message = uow.messages.get(ref)
-        return message, uow.messages.attempts(message_id=message.id)
-
-
-def preview(ctx: ServiceContext, template: str, locale: str = "de") -> RenderedMessage:
-    """A template rendered with sample data (nothing is stored or sent)."""
-    if template not in rules.TEMPLATES:
-        raise InvalidInput(f"unknown template {template!r}: use one of {', '.join(rules.TEMPLATES)}")
-    if locale not in {"de", "en"}:
-        raise InvalidInput(f"unknown locale {locale!r}: use de or en")
-    notifier = ctx.require_notifier()
-    data = {**_merchant(notifier), **_sample(ctx, notifier, template)}
-    try:
-        return notifier.renderer.render(template, locale, data)
-    except TemplateProblem as exc:
-        raise InvalidInput(str(exc)) from None
-
-
-def _sample(ctx: ServiceContext, notifier: Notifier, template: str) -> dict[str, Any]:
-    today = ctx.today()
-    amount = Money(1234_56, "EUR")
-    link = f"{notifier.settings.portal_url}/update-payment-method?token=SAMPLE"
-    return {
-        "customer_name": "Jürgen Müller", "plan_name": "Jahresabo Größe L", "amount": amount, "plus_vat": False,
-        "charge_on": today + timedelta(days=3), "method": "Visa •••• 4242, expires 12/2030", "portal_url": link,
-        "debit_on": today + timedelta(days=14), "mandate_reference": "AG-SAMPLE-0001",
-        "creditor_id": notifier.settings.sepa_creditor_id, "iban": "DE89 •••• •••• •••• •••• 3000",
-        "renews_on": today + timedelta(days=30), "cancel_by": today, "renewal_months": 12,
-        "term_ends_on": today + timedelta(days=60), "notice_days": 30, "invoice_number": "RE-2026-000042",
-        "paid_on": today, "reason": "insufficient_funds", "retry_on": today + timedelta(days=3),
-        "due_on": today - timedelta(days=14), "open_total": Money(1241_06, "EUR"), "principal": amount,
-        "fee": Money(2_50, "EUR"), "interest": Money(4_00, "EUR"), "level": 1, "final": False,
-        "pay_by": today + timedelta(days=7), "brand": "Visa", "last4": "4242",
-        "expires_on": today + timedelta(days=20), "url": "https://example.com/hooks", "endpoint_id": "SAMPLE",
-        "failures": 10, "failing_since": today - timedelta(days=2), "last_error": "HTTP 503",
-    }
-
-
-def set_reminder_days(ctx: ServiceContext, plan_code: str, days: int) -> int:
-    """How many days before a charge the payment reminder of ``plan_code``'s subscribers goes out (0: none)."""
-    if not 0 <= days <= 60:
-        raise InvalidInput(f"reminder days {days} must be from 0 (no reminder) to 60")
-    with ctx.uow() as uow:
-        plan = uow.plans.get_by_code(plan_code)
-        uow.notices.set_reminder_days(plan.id, days, ctx.now())
-        uow.commit()
-    return days
-
-
-__all__ = ["NotifyReport", "dispatch_events", "get_message", "list_messages", "messages_for_event", "preview",
-           "run_notify", "schedule_notices", "send_due_messages", "set_reminder_days"]
+__all__ = ["LEASE", "NotifyReport", "compose", "dispatch_events", "merchant_data", "messages_for_event",
+           "run_notify", "schedule_notices", "send_due_messages"]
