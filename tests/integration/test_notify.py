@@ -18,8 +18,10 @@ from sqlalchemy.engine import Engine
 from standardwebhooks.webhooks import Webhook
 
 from aboguard.clock import SystemClock
+from aboguard.domain.catalog import PaymentMethodKind as Kind
 from aboguard.domain.customers import CustomerSpec
 from aboguard.domain.notifications import DeliveryStatus, EndpointStatus, MessageStatus
+from aboguard.domain.payment_methods import PaymentMethodSpec
 from aboguard.domain.portal import PortalTokens
 from aboguard.notify.email import SmtpMailer
 from aboguard.notify.ports import OutgoingEmail, SendResult
@@ -331,3 +333,20 @@ def test_a_crash_after_sending_means_one_repeat_with_the_same_message_id(ctx: Se
     assert notifications.run_notify(ctx).sent == 0
     first, second = (message for _, message in smtp.inbox.received)
     assert first["Message-ID"] == second["Message-ID"]  # the receiver can drop the repeat
+
+
+def test_a_returned_sepa_debit_is_pre_notified_before_it_is_presented_again(ctx: ServiceContext,
+                                                                             smtp: SmtpServer) -> None:
+    customer = customers.create_customer(ctx, CustomerSpec(email="sepa@example.de", name="Sepa", country="DE"))
+    method = payment_methods.add_payment_method(ctx, customer.id, PaymentMethodSpec(
+        Kind.SEPA_DEBIT, iban="DE35370400440532013002", account_holder="Sepa"))  # returned AM04 (no funds)
+    subscriptions.create_subscription(ctx, customer_id=customer.id, plan_code="basic")
+    billing.run_billing(ctx)
+    for _ in range(10):
+        collection.run_collection(ctx)
+        notifications.run_notify(ctx)
+        ctx.clock.advance(days=1)  # type: ignore[attr-defined]
+    failed, = messages.list_messages(ctx, template="payment_failed")
+    assert "Vorabankündigung: Wir ziehen 9,99\xa0€ am" in failed.text_body
+    assert f"Mandatsreferenz: {method.mandate_reference}" in failed.text_body
+    assert "Gläubiger-Identifikationsnummer: DE98ZZZ09999999999" in failed.text_body

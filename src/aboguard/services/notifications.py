@@ -126,8 +126,14 @@ def messages_for_event(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier,
         invoice = uow.invoices.get(p["invoice_id"])
         reason = rules.failure_reason(attempt.decline_code, attempt.decline_class, p["action"])
         purpose = "authenticate_payment" if reason is rules.FailureReason.AUTHENTICATE else "update_payment_method"
+        sepa = None
+        if p.get("pre_notification") and p.get("retry_on") and attempt.payment_method_id:
+            # a SEPA debit presented again: this email is its pre-notification (amount, date, mandate, creditor)
+            method = uow.payment_methods.get(attempt.payment_method_id)
+            sepa = {"mandate_reference": method.mandate_reference or "",
+                    "creditor_id": notifier.settings.sepa_creditor_id}
         data = {"invoice_number": invoice.number, "amount": attempt.amount, "reason": reason.value,
-                "retry_on": p.get("retry_on"), "portal_url": _portal(ctx, notifier, customer, purpose)}
+                "retry_on": p.get("retry_on"), "portal_url": _portal(ctx, notifier, customer, purpose), "sepa": sepa}
         return [_for_customer(ctx, notifier, "payment_failed", event, customer, data)]
     if event.name == "dunning.step":
         invoice = uow.invoices.get(event.aggregate_id)
