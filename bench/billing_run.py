@@ -2,8 +2,8 @@
 
 Creates N due subscriptions (one customer each) in a fresh database, runs the billing run in a child
 process and prints subscriptions billed per second and the child's peak memory. Then it inserts the
-very rows the run wrote (invoices, lines, journal entries and lines, events, plus the subscription
-updates as rows) into an empty copy of the schema with the fastest raw method of the database —
+very rows the run wrote (invoices, lines, journal entries and lines, events and their outbox rows, plus the
+subscription updates as rows) into an empty copy of the schema with the fastest raw method of the database —
 COPY on PostgreSQL, one executemany transaction on SQLite — and prints the ratio billing-run / raw.
 
 With ``--processes K`` (PostgreSQL) it instead starts K ``aboguard bill`` processes at once on the
@@ -55,7 +55,7 @@ START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 1)
 TZ = ZoneInfo("Europe/Berlin")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-WRITTEN = ("invoices", "invoice_lines", "journal_entries", "journal_lines", "events")
+WRITTEN = ("invoices", "invoice_lines", "journal_entries", "journal_lines", "events", "outbox")
 COUNTRIES = ["DE"] * 7 + ["AT", "FR", "NL"]
 
 

@@ -6,6 +6,7 @@ The only module that imports the storage adapter. Delivery code (CLI, later API 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,12 +17,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from aboguard.clock import Clock, SystemClock, TestClock
-from aboguard.config import Settings
+from aboguard.config import NotifyConfig, Settings
 from aboguard.domain import retries
 from aboguard.domain.early_payment import EarlyPaymentTerms
 from aboguard.domain.numbering import NumberPattern
+from aboguard.domain.portal import PortalTokens
 from aboguard.domain.tax import MerchantTax
-from aboguard.errors import NotInitialised
+from aboguard.errors import NotInitialised, SecretsUnavailable
+from aboguard.notify.email import FileMailer, SmtpMailer
+from aboguard.notify.ports import TEST_CREDITOR_ID, Mailer, Notifier, NotifySettings
+from aboguard.notify.templates import JinjaRenderer
+from aboguard.notify.webhooks_out import HttpWebhookSender
 from aboguard.payments.sandbox import SandboxGateway
 from aboguard.services import installation
 from aboguard.services.context import BillingSettings, ServiceContext
@@ -81,9 +87,86 @@ def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingS
     uow = SqlUnitOfWorkFactory(engine, secrets_for(settings))
     ctx = ServiceContext(uow=uow, clock=clock, merchant_tz=settings.merchant_tz,
                          database_label=_label(database_url(settings)), billing=billing,
-                         retry_policy=retries.policy_by_name(settings.retry_policy))
+                         retry_policy=retries.policy_by_name(settings.retry_policy),
+                         notifier=notifier_for(settings, billing))
     ctx.gateway = _LazyGateway(lambda: _sandbox(settings, ctx))  # type: ignore[assignment]
     return ctx
+
+
+def mailer_for(settings: Settings) -> Mailer:
+    """SMTP when ABOGUARD_SMTP_HOST is set; else ``.eml`` files in ``<data dir>/outbox`` (works offline)."""
+    config = settings.notify
+    if config.smtp_host:
+        return SmtpMailer(config.smtp_host, config.smtp_port, security=config.smtp_security,
+                          username=config.smtp_user,
+                          password=config.smtp_password.reveal() if config.smtp_password else None,
+                          timeout=config.smtp_timeout, ca_file=config.smtp_ca_file)
+    return FileMailer(settings.data_dir / "outbox")
+
+
+def notifier_for(settings: Settings, billing: BillingSettings) -> Notifier:
+    config = settings.notify
+    domain = config.mail_from.rsplit("@", 1)[-1].strip(" >") if "@" in config.mail_from else "aboguard.invalid"
+    notify_settings = NotifySettings(
+        from_address=config.mail_from, merchant_email=config.merchant_email, merchant_locale=config.merchant_locale,
+        merchant_name=billing.merchant_name, merchant_address=billing.merchant_address,
+        legal_footer=config.legal_footer, portal_url=config.portal_url,
+        sepa_creditor_id=config.sepa_creditor_id or TEST_CREDITOR_ID,
+        reminder_days=config.reminder_days, sepa_prenotice_days=config.sepa_prenotice_days,
+        renewal_notice_days=config.renewal_notice_days, webhook_disable_after=config.webhook_disable_after,
+        webhook_disable_days=config.webhook_disable_days, mail_domain=domain)
+    return Notifier(mailer=mailer_for(settings), renderer=JinjaRenderer(config.templates_dir),
+                    webhooks=_LazyWebhookSender(config), portal=_portal_tokens(settings), settings=notify_settings)
+
+
+class _LazyWebhookSender:
+    """Opens the HTTP client on first use: most commands never send a webhook."""
+
+    def __init__(self, config: NotifyConfig) -> None:
+        self._config = config
+        self._sender: HttpWebhookSender | None = None
+
+    def deliver(self, url: str, secret: str, webhook_id: str, timestamp: datetime, body: str) -> Any:
+        if self._sender is None:
+            self._sender = HttpWebhookSender(timeout=self._config.webhook_timeout)
+        return self._sender.deliver(url, secret, webhook_id, timestamp, body)
+
+
+def _portal_tokens(settings: Settings) -> Callable[[], PortalTokens]:
+    """ABOGUARD_PORTAL_SECRET, else ``<data dir>/portal.key`` (32 random bytes, mode 0600, made on first use)."""
+    secret = settings.notify.portal_secret
+    key_file = settings.secret_key_file.parent / "portal.key" if settings.secret_key_file else None
+    loaded: list[PortalTokens] = []
+
+    def load() -> PortalTokens:
+        if not loaded:
+            if secret is not None:
+                loaded.append(PortalTokens(secret.reveal().encode()))
+            elif key_file is not None:
+                loaded.append(PortalTokens(_key_file_bytes(key_file)))
+            else:
+                raise SecretsUnavailable("ABOGUARD_PORTAL_SECRET is not set: with an external database and no "
+                                         "ABOGUARD_DATA_DIR, portal links need it; make one with: python -c "
+                                         "'import secrets; print(secrets.token_urlsafe(32))'")
+        return loaded[0]
+
+    return load
+
+
+def _key_file_bytes(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(os.urandom(32).hex() + "\n")
+    try:
+        return path.read_text(encoding="ascii").strip().encode()
+    except OSError as exc:
+        raise SecretsUnavailable(f"cannot read the portal key file {path}: {exc.strerror}") from None
 
 
 def _sandbox(settings: Settings, ctx: ServiceContext) -> SandboxGateway:

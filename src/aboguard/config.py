@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +12,101 @@ from aboguard.domain.early_payment import EarlyPaymentTerms
 from aboguard.errors import InvalidInput
 
 DEFAULT_TZ = "Europe/Berlin"
+DEFAULT_MAIL_FROM = "aboguard <noreply@aboguard.invalid>"
+DEFAULT_PORTAL_URL = "http://localhost:8000/portal"
+
+
+class Secret:
+    """A setting that must not appear in logs or reprs (a password); ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """Emails, portal links and outgoing webhooks (ABOGUARD_SMTP_*, ABOGUARD_MAIL_FROM, ...)."""
+
+    smtp_host: str | None = None  # None: messages are written as .eml files under <data dir>/outbox
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    smtp_timeout: float = 30.0
+    smtp_ca_file: str | None = None  # ABOGUARD_SMTP_CA_FILE: CA bundle for the relay's certificate (default: system)
+    mail_from: str = DEFAULT_MAIL_FROM
+    merchant_email: str | None = None  # ABOGUARD_MERCHANT_EMAIL: notices to the merchant
+    merchant_locale: str = "de"
+    legal_footer: str = ""  # ABOGUARD_MERCHANT_FOOTER: Impressum lines, separated by "|"
+    templates_dir: Path | None = None  # ABOGUARD_TEMPLATES_DIR: the merchant's own templates override ours
+    portal_url: str = DEFAULT_PORTAL_URL
+    portal_secret: Secret | None = None  # ABOGUARD_PORTAL_SECRET; else <data dir>/portal.key
+    sepa_creditor_id: str | None = None  # ABOGUARD_SEPA_CREDITOR_ID (Gläubiger-ID)
+    reminder_days: int = 3
+    sepa_prenotice_days: int = 14
+    renewal_notice_days: int = 30
+    webhook_timeout: float = 10.0
+    webhook_disable_after: int = 10
+    webhook_disable_days: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> NotifyConfig:
+        security = (env.get("ABOGUARD_SMTP_SECURITY") or "starttls").strip().lower()
+        if security not in {"starttls", "ssl", "none"}:
+            raise InvalidInput(f"ABOGUARD_SMTP_SECURITY={security!r} must be starttls, ssl or none")
+        default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+        password = env.get("ABOGUARD_SMTP_PASSWORD") or ""
+        portal = (env.get("ABOGUARD_PORTAL_SECRET") or "").strip()
+        if portal and len(portal) < 16:
+            raise InvalidInput("ABOGUARD_PORTAL_SECRET must be at least 16 characters; make one with: "
+                               "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        ca_file = (env.get("ABOGUARD_SMTP_CA_FILE") or "").strip()
+        if ca_file and not Path(ca_file).is_file():
+            raise InvalidInput(f"ABOGUARD_SMTP_CA_FILE={ca_file!r} is not a file; it is the PEM bundle of the CA "
+                               "that signed the SMTP server's certificate")
+        locale = (env.get("ABOGUARD_MERCHANT_LOCALE") or "de").strip().lower()
+        if locale not in {"de", "en"}:
+            raise InvalidInput(f"ABOGUARD_MERCHANT_LOCALE={locale!r} must be de or en")
+        templates = (env.get("ABOGUARD_TEMPLATES_DIR") or "").strip()
+        if templates and not Path(templates).is_dir():
+            raise InvalidInput(f"ABOGUARD_TEMPLATES_DIR={templates!r} is not a directory; it holds de/ and en/ "
+                               "with the templates to override")
+        return cls(
+            smtp_host=(env.get("ABOGUARD_SMTP_HOST") or "").strip() or None,
+            smtp_port=_int(env, "ABOGUARD_SMTP_PORT", default_port, 1, 65535),
+            smtp_security=security,
+            smtp_user=(env.get("ABOGUARD_SMTP_USER") or "").strip() or None,
+            smtp_password=Secret(password) if password else None,
+            smtp_ca_file=ca_file or None,
+            mail_from=(env.get("ABOGUARD_MAIL_FROM") or "").strip() or DEFAULT_MAIL_FROM,
+            merchant_email=(env.get("ABOGUARD_MERCHANT_EMAIL") or "").strip() or None,
+            merchant_locale=locale,
+            legal_footer="\n".join(line.strip() for line in (env.get("ABOGUARD_MERCHANT_FOOTER") or "").split("|")
+                                   if line.strip()),
+            templates_dir=Path(templates) if templates else None,
+            portal_url=((env.get("ABOGUARD_PORTAL_URL") or "").strip() or DEFAULT_PORTAL_URL).rstrip("/"),
+            portal_secret=Secret(portal) if portal else None,
+            sepa_creditor_id=(env.get("ABOGUARD_SEPA_CREDITOR_ID") or "").strip().upper() or None,
+            reminder_days=_int(env, "ABOGUARD_REMINDER_DAYS", 3, 0, 60),
+            sepa_prenotice_days=_int(env, "ABOGUARD_SEPA_PRENOTICE_DAYS", 14, 1, 60),
+            renewal_notice_days=_int(env, "ABOGUARD_RENEWAL_NOTICE_DAYS", 30, 1, 120),
+            webhook_disable_after=_int(env, "ABOGUARD_WEBHOOK_DISABLE_AFTER", 10, 1, 1000),
+            webhook_disable_days=_int(env, "ABOGUARD_WEBHOOK_DISABLE_DAYS", 5, 1, 60),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +129,7 @@ class Settings:
     durable: bool = True  # False only for throw-away installations (the simulator): no flush per commit
     retry_policy: str = "smart"  # ABOGUARD_RETRY_POLICY: smart (decline-aware) or fixed (days 3, 5, 7)
     skonto: str = ""  # ABOGUARD_SKONTO: early-payment discount on pay-by-invoice invoices, e.g. "2/10"
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # emails, portal links, webhooks
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +175,7 @@ class Settings:
             merchant_name=(env.get("ABOGUARD_MERCHANT_NAME") or "").strip() or "aboguard sandbox merchant",
             merchant_address=(env.get("ABOGUARD_MERCHANT_ADDRESS") or "").strip(),
             skonto=_skonto(env.get("ABOGUARD_SKONTO") or ""),
+            notify=NotifyConfig.from_env(env),
         )
 
 
@@ -90,6 +187,15 @@ def _skonto(raw: str) -> str:
         except InvalidInput as exc:
             raise InvalidInput(f"ABOGUARD_SKONTO: {exc.message}") from None
     return raw.strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -20,6 +20,7 @@ from . import (
     incentives,
     invoices,
     ledger,
+    notify,
     payment_methods,
     payments,
     plans,
@@ -55,6 +56,9 @@ app.add_typer(invoices.app, name="invoices")
 app.add_typer(invoices.credit_notes, name="credit-notes")
 app.add_typer(ledger.app, name="ledger")
 app.command("bill")(billing.bill)
+app.add_typer(notify.app, name="notify")
+app.add_typer(notify.messages_app, name="messages")
+app.add_typer(notify.webhooks_app, name="webhooks")
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
@@ -117,5 +121,7 @@ def demo_command(json_out: bool = JSON) -> None:
         verdict = "OK" if data.ledger.ok else "FAILED"
         typer.echo(f"Ledger check {verdict}: {data.ledger.entries} entries balance; receivables of "
                    f"{data.ledger.customers} customers equal their open invoices.\n")
+    typer.echo("Emails to customers: aboguard messages list (without ABOGUARD_SMTP_HOST each is an .eml file in "
+               "<data dir>/outbox).")
     typer.echo("Try: aboguard invoices show RE-… · aboguard dunning list · aboguard clock advance --days 30 · "
                "aboguard tick · aboguard ledger check · aboguard simulate --customers 2000 --months 12")

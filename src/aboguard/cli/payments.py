@@ -13,6 +13,7 @@ from aboguard.money import Money
 from aboguard.services import billing as billing_service
 from aboguard.services import collection as service
 from aboguard.services import dunning as dunning_service
+from aboguard.services import notifications as notify_service
 from aboguard.services import retention
 from aboguard.services.collection import CollectionReport
 
@@ -20,6 +21,8 @@ from .billing import summary as billing_summary
 from .context import context
 from .dunning import report_dict as dunning_report_dict
 from .dunning import report_summary as dunning_summary
+from .notify import report_dict as notify_report_dict
+from .notify import report_summary as notify_summary
 from .render import emit_json, table
 
 app = typer.Typer(help="Payment attempts: what was charged, what failed and why.", no_args_is_help=True)
@@ -36,24 +39,26 @@ def collect(json_out: bool = JSON) -> None:
 
 
 def tick(json_out: bool = JSON) -> None:
-    """Run all due work in order: resume paused subscriptions whose pause ran out, billing, collection (with
-    retries), then dunning."""
+    """Run all due work in order: resume subscriptions whose pause ran out, billing, collection (with retries),
+    dunning, then notify (emails, webhooks)."""
     ctx = context()
     resumed = retention.resume_ended_pauses(ctx)
     billed = billing_service.run_billing(ctx)
     collected = service.run_collection(ctx)
     dunned = dunning_service.run_dunning(ctx)
+    notified = notify_service.run_notify(ctx)
     if json_out:
         emit_json({"billing": {"subscriptions": billed.subscriptions, "invoices": billed.invoices,
                                "failures": [f.__dict__ for f in billed.failures]},
                    "collection": collection_dict(collected), "dunning": dunning_report_dict(dunned),
-                   "resumed_after_pause": resumed})
+                   "notify": notify_report_dict(notified), "resumed_after_pause": resumed})
     else:
         if resumed:
             typer.echo(f"Resumed {resumed} subscription(s) whose pause ran out.")
         typer.echo(billing_summary(billed))
         typer.echo(collection_summary(collected))
         typer.echo(dunning_summary(dunned))
+        typer.echo(notify_summary(notified))
     if billed.failures:
         raise typer.Exit(1)
 

@@ -13,6 +13,7 @@ from aboguard.domain.retries import RetryPolicy, SmartRetryPolicy
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import AboguardError
 from aboguard.ids import new_id
+from aboguard.notify.ports import Notifier
 from aboguard.payments.gateway import PaymentGateway
 from aboguard.store.uow import UnitOfWorkFactory
 
@@ -40,11 +41,17 @@ class ServiceContext:
     billing: BillingSettings = field(default_factory=BillingSettings)
     gateway: PaymentGateway | None = None  # the configured payment provider (the offline sandbox by default)
     retry_policy: RetryPolicy = field(default_factory=SmartRetryPolicy)  # what to do after a failed charge
+    notifier: Notifier | None = None  # mailer, templates, webhook sender, portal tokens (notify dispatcher)
 
     def require_gateway(self) -> PaymentGateway:
         if self.gateway is None:
             raise AboguardError("no payment gateway is configured for this installation")
         return self.gateway
+
+    def require_notifier(self) -> Notifier:
+        if self.notifier is None:
+            raise AboguardError("no notifier (mailer, templates, webhook sender) is configured for this installation")
+        return self.notifier
 
     def now(self) -> datetime:
         return self.clock.now()

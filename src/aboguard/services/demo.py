@@ -29,6 +29,7 @@ from . import (
     dunning,
     installation,
     invoices,
+    notifications,
     payment_methods,
     plans,
     refunds,
@@ -189,3 +190,8 @@ class _Story:
         dunned = dunning.run_dunning(self.ctx)
         if dunned.opened or dunned.performed or dunned.resolved:
             self.steps.append(DemoStep(self.ctx.today(), "dunning run", dunning=dunned))
+        if self.ctx.notifier is not None:
+            sent = notifications.run_notify(self.ctx)
+            if sent.created:
+                made = ", ".join(f"{n} {template}" for template, n in sorted(sent.created.items()))
+                self.steps.append(DemoStep(self.ctx.today(), f"emails: {made}"))

@@ -15,13 +15,17 @@ from .repositories import (
     SqlInstallationSettings,
     SqlInvoiceRepository,
     SqlLedger,
+    SqlMessages,
+    SqlNotices,
     SqlNumberAllocator,
+    SqlOutbox,
     SqlPaymentAttempts,
     SqlPaymentMethodRepository,
     SqlPlanRepository,
     SqlProductRepository,
     SqlRefunds,
     SqlSubscriptionRepository,
+    SqlWebhooks,
 )
 from .secrets import SecretBox
 
@@ -44,6 +48,10 @@ class SqlUnitOfWork:
     refunds: SqlRefunds
     dunning: SqlDunning
     incentives: SqlIncentives
+    outbox: SqlOutbox
+    messages: SqlMessages
+    webhooks: SqlWebhooks
+    notices: SqlNotices
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -75,6 +83,10 @@ class SqlUnitOfWork:
         self.refunds = SqlRefunds(connection)
         self.dunning = SqlDunning(connection)
         self.incentives = SqlIncentives(connection)
+        self.outbox = SqlOutbox(connection)
+        self.messages = SqlMessages(connection)
+        self.webhooks = SqlWebhooks(connection, self.secrets)
+        self.notices = SqlNotices(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

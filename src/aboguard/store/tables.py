@@ -126,6 +126,8 @@ subscriptions = Table(
     Column("due_on", Date, nullable=True),  # domain.subscriptions.due_on: when a billing run has work here
     Index("ix_subscriptions_customer_id", "customer_id"),
     Index("ix_subscriptions_due_on_id", "due_on", "id"),
+    Index("ix_subscriptions_next_bill_on", "next_bill_on"),  # upcoming-charge reminders (notify)
+    Index("ix_subscriptions_min_term_end_on", "min_term_end_on"),  # end-of-minimum-term notices (notify)
 )
 
 events = Table(
@@ -254,6 +256,7 @@ payment_methods = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_payment_methods_customer_id", "customer_id"),
+    Index("ix_payment_methods_exp_year_exp_month", "exp_year", "exp_month"),  # card-expiry warnings (notify)
     # at most one default per customer, enforced by the database (a partial unique index)
     Index("ix_payment_methods_one_default", "customer_id", unique=True,
           sqlite_where=text("is_default"), postgresql_where=text("is_default")),
@@ -513,4 +516,98 @@ retention_decisions = Table(
     Column("resumed", Boolean, nullable=False),
     Index("ix_retention_decisions_subscription_id", "subscription_id"),
     Index("ix_retention_decisions_resume_on", "resume_on"),
+)
+
+# -- customer communication (notify) ---------------------------------------------------------------------
+
+outbox = Table(  # one row per event not yet turned into messages and webhook deliveries
+    "outbox", metadata,
+    Column("event_id", String(ID), ForeignKey("events.id"), primary_key=True),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_available_at_event_id", "available_at", "event_id"),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("dedupe_key", String(255), nullable=False, unique=True),  # one email per (event or notice, recipient)
+    Column("event_id", String(ID), nullable=True),
+    Column("template", String(CODE), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=True),
+    Column("recipient", Text, nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("message_id", String(255), nullable=False),  # the Message-ID header, the same on every attempt
+    Column("status", String(ENUM), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),  # NULL once sent or given up
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Index("ix_messages_next_attempt_at_id", "next_attempt_at", "id"),
+    Index("ix_messages_customer_id", "customer_id"),
+    Index("ix_messages_event_id", "event_id"),
+    Index("ix_messages_created_at_id", "created_at", "id"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret_enc", Text, nullable=False),  # Fernet ciphertext of the whsec_... signing secret
+    Column("event_types", Text, nullable=False),  # comma-separated filters ("*", "payment.*", "invoice.paid")
+    Column("description", Text, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("failing_since", UtcDateTime, nullable=True),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("removed_at", UtcDateTime, nullable=True),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("endpoint_id", String(ID), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("seq", Integer, nullable=False),  # 0: the original; 1, 2, ...: manual replays
+    Column("body", Text, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    UniqueConstraint("endpoint_id", "event_id", "seq"),
+    Index("ix_webhook_deliveries_next_attempt_at_id", "next_attempt_at", "id"),
+    Index("ix_webhook_deliveries_event_id", "event_id"),
+)
+
+delivery_attempts = Table(  # every send attempt, email or webhook, with its result
+    "delivery_attempts", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("channel", String(ENUM), nullable=False),  # email | webhook
+    Column("message_id", String(ID), ForeignKey("messages.id"), nullable=True),
+    Column("delivery_id", String(ID), ForeignKey("webhook_deliveries.id"), nullable=True),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_delivery_attempts_message_id", "message_id"),
+    Index("ix_delivery_attempts_delivery_id", "delivery_id"),
+)
+
+plan_notice_settings = Table(  # per plan: how many days before a charge the payment reminder goes out
+    "plan_notice_settings", metadata,
+    Column("plan_id", String(ID), ForeignKey("plans.id"), primary_key=True),
+    Column("reminder_days", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

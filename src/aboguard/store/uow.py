@@ -20,6 +20,7 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.loyalty import LoyaltyRule, Reward, Streak
+from aboguard.domain.notifications import DeliveryAttempt, EndpointStatus, Message, WebhookDelivery, WebhookEndpoint
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import PaymentAttempt
 from aboguard.domain.refunds import Refund
@@ -345,6 +346,92 @@ class IncentivesRepository(Protocol):
                   ) -> list[RetentionDecision]: ...
     def pauses_ending(self, today: date, *, limit: int = 1000) -> list[RetentionDecision]: ...
     def mark_resumed(self, decision_id: str) -> None: ...
+@dataclass(frozen=True, slots=True)
+class UpcomingDate:
+    """A subscription with a date coming up (its next charge or the end of its minimum term) and its plan."""
+
+    id: str
+    customer_id: str
+    status: str
+    billing_anchor: date
+    next_bill_on: date | None
+    ends_on: date | None
+    min_term_end_on: date | None
+    plan_id: str
+    plan_name: str
+    amount_minor: int
+    currency: str
+    tax_inclusive: bool
+    interval_unit: str
+    interval_count: int
+    notice_days: int
+    renewal: str
+    renewal_term_months: int
+    min_term_months: int
+    on: date
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringCard:
+    id: str
+    customer_id: str
+    brand: str | None
+    last4: str | None
+    exp_year: int
+    exp_month: int
+
+
+class OutboxRepository(Protocol):
+    def claim_due(self, now: datetime, *, limit: int) -> list[tuple[StoredEvent, int]]:
+        """Events not yet dispatched whose time has come, oldest first, with the dispatch attempts so far."""
+        ...
+
+    def done(self, event_ids: Collection[str]) -> None: ...
+    def postpone(self, event_id: str, until: datetime, error: str) -> None: ...
+    def pending(self) -> int: ...
+    def event(self, event_id: str) -> StoredEvent | None: ...
+
+
+class MessageRepository(Protocol):
+    def add(self, message: Message) -> bool:
+        """False when its dedupe key is taken (the message exists already); nothing is written then."""
+        ...
+
+    def existing_keys(self, keys: Collection[str]) -> set[str]: ...
+    def claim_due(self, now: datetime, lease_until: datetime, *, limit: int) -> list[Message]: ...
+    def save(self, message: Message) -> None: ...
+    def get(self, ref: str) -> Message: ...
+
+    def list(self, *, customer_id: str | None = None, status: str | None = None, template: str | None = None,
+             event_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Message]: ...
+
+    def add_attempt(self, attempt: DeliveryAttempt) -> None: ...
+    def attempts(self, *, message_id: str | None = None, delivery_id: str | None = None) -> list[DeliveryAttempt]: ...
+
+
+class WebhookRepository(Protocol):
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+    def save_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+    def get_endpoint(self, endpoint_id: str, *, decrypt: bool = False, lock: bool = False) -> WebhookEndpoint: ...
+    def endpoints(self, *, statuses: Collection[EndpointStatus] | None = None) -> list[WebhookEndpoint]: ...
+    def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None: ...
+    def next_seq(self, endpoint_id: str, event_id: str) -> int: ...
+    def get_delivery(self, delivery_id: str) -> WebhookDelivery | None: ...
+
+    def deliveries(self, *, endpoint_id: str | None = None, event_id: str | None = None, status: str | None = None,
+                   limit: int = 100) -> list[WebhookDelivery]: ...
+
+    def claim_due(self, now: datetime, lease_until: datetime, *, limit: int) -> list[WebhookDelivery]: ...
+    def save_delivery(self, delivery: WebhookDelivery) -> None: ...
+
+
+class NoticeQueries(Protocol):
+    def upcoming(self, kind: str, start: date, end: date, *, limit: int = 1000,
+                 after: tuple[date, str] | None = None) -> list[UpcomingDate]: ...
+
+    def expiring_cards(self, months: Collection[tuple[int, int]]) -> list[ExpiringCard]: ...
+    def reminder_days(self) -> dict[str, int]: ...
+    def set_reminder_days(self, plan_id: str, days: int, now: datetime) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -363,6 +450,10 @@ class UnitOfWork(Protocol):
     refunds: RefundRepository
     dunning: DunningRepository
     incentives: IncentivesRepository
+    outbox: OutboxRepository
+    messages: MessageRepository
+    webhooks: WebhookRepository
+    notices: NoticeQueries
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -378,7 +469,25 @@ class UnitOfWorkFactory(Protocol):
 
 
 __all__ = [
-    "CustomerRepository", "DuplicateDocument", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger",
-    "NumberAllocator", "PaymentMethodRepository", "PlanRepository", "ProductRepository", "RefundRepository",
-    "StoredEvent", "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
+    "CustomerRepository",
+    "DuplicateDocument",
+    "EventLog",
+    "ExpiringCard",
+    "InstallationSettings",
+    "InvoiceRepository",
+    "Ledger",
+    "MessageRepository",
+    "NoticeQueries",
+    "NumberAllocator",
+    "OutboxRepository",
+    "PaymentMethodRepository",
+    "PlanRepository",
+    "ProductRepository",
+    "RefundRepository",
+    "StoredEvent",
+    "SubscriptionRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UpcomingDate",
+    "WebhookRepository",
 ]

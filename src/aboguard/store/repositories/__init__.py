@@ -6,6 +6,7 @@ from .events import SqlEventLog
 from .incentives import SqlIncentives
 from .invoices import SqlInvoiceRepository
 from .ledger import SqlLedger
+from .notify import SqlMessages, SqlNotices, SqlOutbox, SqlWebhooks
 from .numbers import SqlNumberAllocator
 from .payment_methods import SqlPaymentMethodRepository
 from .payments import SqlGatewayEventLog, SqlPaymentAttempts
@@ -24,11 +25,15 @@ __all__ = [
     "SqlInstallationSettings",
     "SqlInvoiceRepository",
     "SqlLedger",
+    "SqlMessages",
+    "SqlNotices",
     "SqlNumberAllocator",
+    "SqlOutbox",
     "SqlPaymentAttempts",
     "SqlPaymentMethodRepository",
     "SqlPlanRepository",
     "SqlProductRepository",
     "SqlRefunds",
     "SqlSubscriptionRepository",
+    "SqlWebhooks",
 ]

@@ -1,4 +1,6 @@
-"""The event log: one row per domain event, in the same transaction as the change it describes."""
+"""The event log: one row per domain event, in the same transaction as the change it describes, plus its
+``outbox`` row, which the notify dispatcher takes (and deletes) once it has made the messages and webhook
+deliveries for the event."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from aboguard.domain.events import Event
 from aboguard.ids import new_id
 from aboguard.store import rows
 from aboguard.store.bulk import insert_many
-from aboguard.store.tables import events
+from aboguard.store.tables import events, outbox
 from aboguard.store.uow import StoredEvent
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,6 +40,9 @@ class SqlEventLog:
              "aggregate_id": event.aggregate_id, "payload": event.payload(), "occurred_at": occurred_at}
             for event_id, event in zip(ids, batch, strict=True)
         ])
+        # the outbox: the notify dispatcher turns each into messages and webhook deliveries (at least once)
+        insert_many(self._conn, outbox, [{"event_id": event_id, "available_at": occurred_at, "attempts": 0}
+                                         for event_id in ids])
 
     def list(self, *, aggregate_id: str | None = None, limit: int = 1000) -> list[StoredEvent]:
         query = select(events)

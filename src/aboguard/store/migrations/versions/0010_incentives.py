@@ -2,7 +2,7 @@
 retention offers and decisions, and the Skonto terms printed on invoices.
 
 Revision ID: 0010_incentives
-Revises: 0006_dunning
+Revises: 0007_communication
 Create Date: 2026-11-29
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_incentives"
-down_revision: str | None = "0006_dunning"
+down_revision: str | None = "0007_communication"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
