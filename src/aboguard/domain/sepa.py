@@ -22,14 +22,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aboguard.errors import InvalidInput, InvalidPaymentMethod
 from aboguard.money import Money
 
 from . import banking_calendar
+from .events import Event
 
 if TYPE_CHECKING:
     from .payment_methods import PaymentMethod
@@ -279,3 +280,43 @@ def sepa_text(text: str, limit: int) -> str:
     out = "".join(table.get(ch, ch) for ch in text)
     out = "".join(ch if re.match(r"[A-Za-z0-9/\-?:().,'+ ]", ch) else " " for ch in out)
     return " ".join(out.split())[:limit] or "-"
+
+
+@dataclass(frozen=True, slots=True)
+class SepaFile:
+    """A pain.008 file as stored: enough, with its items, to write it again byte for byte."""
+
+    id: str
+    msg_id: str
+    format: str
+    created_at: datetime
+    collection_on: date
+    nb_of_txs: int
+    ctrl_sum: Money
+    creditor: dict[str, Any]
+    sha256: str
+
+
+# -- events --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SepaFileExported(Event):
+    name: ClassVar[str] = "sepa.file_exported"
+    aggregate: ClassVar[str] = "sepa_file"
+    msg_id: str
+    format: str
+    collection_on: str
+    transactions: int
+    control_sum: Money
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class MandateAmended(Event):
+    name: ClassVar[str] = "payment_method.mandate_amended"
+    aggregate: ClassVar[str] = "payment_method"
+    customer_id: str
+    new_iban: bool
+    new_reference: bool
+    new_bank: bool

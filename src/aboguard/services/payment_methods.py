@@ -19,7 +19,7 @@ from aboguard.domain.payment_methods import (
     build_payment_method,
     mandate_reference_candidate,
 )
-from aboguard.domain.payments import AttemptStatus
+from aboguard.domain.payments import IN_FLIGHT
 from aboguard.errors import DuplicateMandateReference, InvalidPaymentMethod, InvalidSubscription
 from aboguard.ids import CustomerId, PaymentMethodId
 from aboguard.store.uow import UnitOfWork
@@ -127,7 +127,7 @@ def _collect_overdue_with(uow: UnitOfWork, method: PaymentMethod, today: date) -
             case = uow.dunning.case_for_invoice(invoice.id)
             if case is not None and case.status is CaseStatus.COLLECTIONS:
                 continue
-            if any(a.status is AttemptStatus.PENDING for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
+            if any(a.status in IN_FLIGHT for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
                 continue
             uow.invoices.save(replace(invoice, collect_on=today))
             queued += 1

@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.engine import Connection, Engine
 
 from .repositories import (
+    SqlBankStatements,
     SqlCustomerRepository,
     SqlDunning,
     SqlEventLog,
@@ -20,8 +21,10 @@ from .repositories import (
     SqlPlanRepository,
     SqlProductRepository,
     SqlRefunds,
+    SqlSepaFiles,
     SqlSubscriptionRepository,
 )
+from .repositories.payment_methods import NO_SECRETS
 from .secrets import SecretBox
 
 
@@ -42,6 +45,8 @@ class SqlUnitOfWork:
     gateway_events: SqlGatewayEventLog
     refunds: SqlRefunds
     dunning: SqlDunning
+    sepa_files: SqlSepaFiles
+    bank: SqlBankStatements
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -72,6 +77,8 @@ class SqlUnitOfWork:
         self.gateway_events = SqlGatewayEventLog(connection)
         self.refunds = SqlRefunds(connection)
         self.dunning = SqlDunning(connection)
+        self.sepa_files = SqlSepaFiles(connection, self.secrets or NO_SECRETS)
+        self.bank = SqlBankStatements(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

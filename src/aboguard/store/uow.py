@@ -6,11 +6,12 @@ everything back, so a service that raises half-way writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, Self
 
+from aboguard.domain.bank_lines import BankLine, LineStatus
 from aboguard.domain.catalog import Plan, PlanVersion, Product
 from aboguard.domain.customers import Customer
 from aboguard.domain.dunning import CaseStatus, DunningCase, DunningPolicy, TimelineEntry
@@ -21,9 +22,13 @@ from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import PaymentAttempt
 from aboguard.domain.refunds import Refund
+from aboguard.domain.remittance import OpenItem
+from aboguard.domain.sepa import Collection as SepaCollection
+from aboguard.domain.sepa import GroupKey, SepaFile, Totals
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
 from aboguard.errors import Conflict
 from aboguard.ids import CustomerId, InvoiceId, PaymentMethodId, PlanId, PlanVersionId, ProductId, SubscriptionId
+from aboguard.money import Money
 
 
 class DuplicateDocument(Conflict):
@@ -300,6 +305,39 @@ class DunningRepository(Protocol):
     def open_charges_by_customer(self) -> dict[tuple[str, str], dict[str, int]]: ...
 
 
+class SepaFileRepository(Protocol):
+    """pain.008 files and their items (see ``store.repositories.sepa``)."""
+
+    def awaiting_export(self, *, limit: int, after_id: str = "") -> list[tuple[PaymentAttempt, PaymentMethod, str]]:
+        ...
+
+    def add_file(self, file: SepaFile) -> None: ...
+    def set_digest(self, file_id: str, sha256: str) -> None: ...
+    def add_items(self, file_id: str, first_position: int, items: Sequence[SepaCollection]) -> None: ...
+    def exported_attempts(self, attempt_ids: Collection[str]) -> set[str]: ...
+    def group_totals(self, file_id: str) -> list[tuple[GroupKey, Totals]]: ...
+    def items(self, file_id: str, *, batch: int = 2000) -> Iterator[SepaCollection]: ...
+    def get(self, ref: str) -> SepaFile: ...
+    def list(self, *, limit: int = 100) -> list[SepaFile]: ...
+    def mark_submitted(self, submitted: Sequence[tuple[str, str]], now: datetime) -> None: ...
+    def mark_presented(self, methods: Sequence[PaymentMethod]) -> None: ...
+
+
+class BankStatementRepository(Protocol):
+    """Imported camt files and their lines (see ``store.repositories.sepa``)."""
+
+    def imported(self, sha256: str) -> bool: ...
+    def add_statement(self, statement_id: str, *, sha256: str, message: str, msg_id: str | None, file_name: str,
+                      imported_at: datetime, entries: int) -> None: ...
+    def known_keys(self, keys: Collection[str]) -> set[str]: ...
+    def add_lines(self, lines: Sequence[BankLine]) -> None: ...
+    def unmatched(self, *, limit: int = 1000) -> list[BankLine]: ...
+    def get_line(self, line_id: str) -> BankLine: ...
+    def resolve_line(self, line: BankLine, *, status: LineStatus, invoice_id: str | None, credit: Money,
+                     note: str) -> bool: ...
+    def open_items(self) -> list[OpenItem]: ...
+
+
 class UnitOfWork(Protocol):
     products: ProductRepository
     plans: PlanRepository
@@ -315,6 +353,8 @@ class UnitOfWork(Protocol):
     gateway_events: GatewayEventLog
     refunds: RefundRepository
     dunning: DunningRepository
+    sepa_files: SepaFileRepository
+    bank: BankStatementRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...

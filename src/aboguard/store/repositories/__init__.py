@@ -11,10 +11,12 @@ from .payments import SqlGatewayEventLog, SqlPaymentAttempts
 from .plans import SqlPlanRepository
 from .products import SqlProductRepository
 from .refunds import SqlRefunds
+from .sepa import SqlBankStatements, SqlSepaFiles
 from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
+    "SqlBankStatements",
     "SqlCustomerRepository",
     "SqlDunning",
     "SqlEventLog",
@@ -28,5 +30,6 @@ __all__ = [
     "SqlPlanRepository",
     "SqlProductRepository",
     "SqlRefunds",
+    "SqlSepaFiles",
     "SqlSubscriptionRepository",
 ]

@@ -1,0 +1,33 @@
+"""The official ISO 20022 schemas shipped in ``schemas/``, loaded once each."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+
+SCHEMA_DIR = Path(__file__).with_name("schemas")
+KNOWN = ("pain.008.001.02", "pain.008.001.08", "camt.052.001.02", "camt.052.001.08", "camt.053.001.02",
+         "camt.053.001.08", "camt.054.001.02", "camt.054.001.08")
+
+
+@cache
+def schema_for(message: str) -> etree.XMLSchema:
+    """The compiled schema of ``message`` (e.g. ``camt.054.001.08``); KeyError for one aboguard does not know."""
+    if message not in KNOWN:
+        raise KeyError(message)
+    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / f"{message}.xsd")))
+
+
+def namespace(message: str) -> str:
+    return f"urn:iso:std:iso:20022:tech:xsd:{message}"
+
+
+def validate_file(path: Path, message: str) -> None:
+    """Validate a file against its schema while streaming it (memory stays flat for large files).
+    Raises ``etree.XMLSyntaxError`` (or ``etree.DocumentInvalid``) naming the first problem."""
+    for _, element in etree.iterparse(str(path), events=("end",), schema=schema_for(message), huge_tree=True):
+        if element.getparent() is not None and len(element) == 0:
+            continue
+        element.clear(keep_tail=True)
