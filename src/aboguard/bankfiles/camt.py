@@ -40,7 +40,10 @@ class Statement:
 def detect_message(path: Path) -> str:
     """The message and version from the root element's namespace, e.g. ``camt.053.001.02``."""
     try:
-        for _, element in etree.iterparse(str(path), events=("start",)):
+        with path.open("rb") as handle:
+            root = next(iter(etree.iterparse(handle, events=("start",))), None)
+        if root is not None:
+            element = root[1]
             ns = etree.QName(element).namespace or ""
             message = ns.removeprefix(_PREFIX)
             if not ns.startswith(_PREFIX) or message not in KNOWN or not message.startswith("camt."):
@@ -69,16 +72,16 @@ def read_statement(path: Path) -> Statement:
     statement = Statement(message, None, file_digest(path))
     reader = _EntryReader(ns, message)
     try:
-        for _, element in etree.iterparse(str(path), events=("end",), schema=schema_for(message), huge_tree=True,
-                                          remove_blank_text=True):
-            tag = element.tag
-            if tag == f"{{{ns}}}Ntry":
-                statement.lines.extend(reader.lines(element))
-                element.clear()
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
-            elif tag == f"{{{ns}}}MsgId" and statement.msg_id is None:
-                statement.msg_id = element.text
+        with path.open("rb") as handle:
+            for _, element in etree.iterparse(handle, events=("end",), schema=schema_for(message), huge_tree=True,
+                                              remove_blank_text=True):
+                if element.tag == f"{{{ns}}}Ntry":
+                    statement.lines.extend(reader.lines(element))
+                    element.clear()
+                    while element.getprevious() is not None:
+                        del element.getparent()[0]
+                elif element.tag == f"{{{ns}}}MsgId" and statement.msg_id is None:
+                    statement.msg_id = element.text
     except (etree.XMLSyntaxError, etree.DocumentInvalid) as exc:
         raise BankFileError(f"{path.name} is not a valid {message} file: {exc}") from None
     return statement

@@ -27,7 +27,7 @@ def namespace(message: str) -> str:
 def validate_file(path: Path, message: str) -> None:
     """Validate a file against its schema while streaming it (memory stays flat for large files).
     Raises ``etree.XMLSyntaxError`` (or ``etree.DocumentInvalid``) naming the first problem."""
-    for _, element in etree.iterparse(str(path), events=("end",), schema=schema_for(message), huge_tree=True):
-        if element.getparent() is not None and len(element) == 0:
-            continue
-        element.clear(keep_tail=True)
+    with path.open("rb") as handle:
+        for _, element in etree.iterparse(handle, events=("end",), schema=schema_for(message), huge_tree=True):
+            if len(element):  # a finished container: its children are validated, drop them
+                element.clear(keep_tail=True)

@@ -110,8 +110,7 @@ def export_collections(ctx: ServiceContext, out: Path, *, collection_on: date | 
             uow.commit()  # mandates found invalid are recorded as failed; no file
             return report
         groups = uow.sepa_files.group_totals(file_id)
-        total = sepa.totals((t.control_sum for _, t in groups))
-        total = sepa.Totals(sum(t.count for _, t in groups), total.control_sum)
+        total = sepa.Totals(sum(t.count for _, t in groups), sepa.totals(t.control_sum for _, t in groups).control_sum)
         header = pain008.FileHeader(fmt, msg_id, _local(ctx, ctx.now()), creditor, total, groups)
         temp = out.with_name(f".{out.name}.{file_id}.part")
         try:
@@ -121,7 +120,7 @@ def export_collections(ctx: ServiceContext, out: Path, *, collection_on: date | 
             temp.unlink(missing_ok=True)
             raise InvalidSepaFile(f"the pain.008 file did not pass the {fmt} schema, nothing was exported: "
                                   f"{exc}") from exc
-        uow.sepa_files.set_digest(file_id, digest)
+        uow.sepa_files.finish(file_id, digest, total)
         uow.events.add([*events, sepa.SepaFileExported(file_id, msg_id, fmt, due_on.isoformat(), total.count,
                                                   total.control_sum, digest)], ctx.now())
         uow.commit()

@@ -92,8 +92,11 @@ class SqlSepaFiles:
             collection_on=file.collection_on, nb_of_txs=file.nb_of_txs, ctrl_sum_minor=file.ctrl_sum.minor,
             currency=file.ctrl_sum.currency, creditor=file.creditor, sha256=file.sha256))
 
-    def set_digest(self, file_id: str, sha256: str) -> None:
-        self._conn.execute(update(sepa_files).where(sepa_files.c.id == file_id).values(sha256=sha256))
+    def finish(self, file_id: str, sha256: str, totals: Totals) -> None:
+        """The written file's digest and totals (kept to make it again and to prove it is the same)."""
+        self._conn.execute(update(sepa_files).where(sepa_files.c.id == file_id).values(
+            sha256=sha256, nb_of_txs=totals.count, ctrl_sum_minor=totals.control_sum.minor,
+            currency=totals.control_sum.currency))
 
     def add_items(self, file_id: str, first_position: int, items: Sequence[Collection]) -> None:
         enc = self._secrets.encrypt
@@ -175,11 +178,11 @@ class SqlSepaFiles:
         if not methods:
             return
         statement = (update(payment_methods).where(payment_methods.c.id == bindparam("method_id"))
-                     .values(mandate_last_used_on=bindparam("last_used"), mandate_status=bindparam("status"),
+                     .values(mandate_last_used_on=bindparam("last_used"), mandate_status=bindparam("b_status"),
                              mandate_original_reference=None, mandate_original_iban_enc=None,
                              mandate_new_bank=False, version=payment_methods.c.version + 1))
         self._conn.execute(statement, [{"method_id": m.id, "last_used": m.mandate_last_used_on,
-                                        "status": m.mandate_status} for m in methods])
+                                        "b_status": m.mandate_status} for m in methods])
 
 
 class SqlBankStatements:
