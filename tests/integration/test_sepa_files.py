@@ -110,6 +110,7 @@ def test_round_trip_export_then_bank_reports_settlements_and_returns(ctx: Servic
     assert {attempt_of(ctx, s).status for s in subs.values()} == {AttemptStatus.SUBMITTED}
     again = sepa.export_collections(ctx, tmp_path / "again.xml", collection_on=date(2026, 3, 4))
     assert again.transactions == 0 and not (tmp_path / "again.xml").exists()  # nothing exported twice
+    assert [f.msg_id for f in sepa.list_files(ctx)] == [result.msg_id]
 
     copy = sepa.regenerate_file(ctx, result.msg_id or "", tmp_path / "copy.xml")
     assert copy.identical and (tmp_path / "copy.xml").read_bytes() == out.read_bytes()

@@ -23,6 +23,7 @@ from . import (
     payments,
     plans,
     refunds,
+    sepa,
     simulate,
     subscriptions,
 )
@@ -49,6 +50,8 @@ app.add_typer(clock.app, name="clock")
 app.add_typer(invoices.app, name="invoices")
 app.add_typer(invoices.credit_notes, name="credit-notes")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(sepa.app, name="sepa")
+app.add_typer(sepa.bank, name="bank")
 app.command("bill")(billing.bill)
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")

@@ -198,3 +198,32 @@ def match_transfer(amount: Money, remittance: str, payer_name: str, index: Refer
     if not parts:
         return None
     return Match(rule, parts, credit, items[0].customer_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferInstructions:
+    """What an invoice paid by bank transfer tells the customer: where to pay and which reference to use."""
+
+    account_holder: str
+    iban: str
+    bic: str | None
+    reference: str  # the invoice number: the matcher finds it in the remittance text
+    amount: Money
+
+    def lines(self, locale: str = "en") -> list[str]:
+        iban = " ".join(self.iban[i:i + 4] for i in range(0, len(self.iban), 4))
+        if locale.startswith("de"):
+            return [f"Bitte überweisen Sie {self.amount.format('de')} an {self.account_holder}",
+                    f"IBAN {iban}" + (f", BIC {self.bic}" if self.bic else ""),
+                    f"Verwendungszweck: {self.reference}"]
+        return [f"Please transfer {self.amount.format('en')} to {self.account_holder}",
+                f"IBAN {iban}" + (f", BIC {self.bic}" if self.bic else ""),
+                f"Reference: {self.reference}"]
+
+
+def transfer_instructions(*, number: str | None, amount_due: Money, pays_by_transfer: bool, open_: bool,
+                          holder: str, iban: str | None, bic: str | None) -> TransferInstructions | None:
+    """Instructions for an open invoice paid by transfer, when the merchant's IBAN is configured."""
+    if not pays_by_transfer or not open_ or not iban or not number or not amount_due.is_positive():
+        return None
+    return TransferInstructions(holder, iban, bic, number, amount_due)

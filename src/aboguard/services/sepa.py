@@ -106,6 +106,7 @@ def export_collections(ctx: ServiceContext, out: Path, *, collection_on: date | 
         uow.sepa_files.add_file(_file_row(file_id, msg_id, fmt, ctx, due_on, creditor))
         count, events = _collect_items(ctx, uow, file_id, due_on, report)
         if count == 0:
+            uow.sepa_files.discard(file_id)
             uow.events.add(events, ctx.now())
             uow.commit()  # mandates found invalid are recorded as failed; no file
             return report

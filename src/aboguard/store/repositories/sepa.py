@@ -92,6 +92,10 @@ class SqlSepaFiles:
             collection_on=file.collection_on, nb_of_txs=file.nb_of_txs, ctrl_sum_minor=file.ctrl_sum.minor,
             currency=file.ctrl_sum.currency, creditor=file.creditor, sha256=file.sha256))
 
+    def discard(self, file_id: str) -> None:
+        """Drop a file that got no items (everything waiting was refused)."""
+        self._conn.execute(sepa_files.delete().where(sepa_files.c.id == file_id))
+
     def finish(self, file_id: str, sha256: str, totals: Totals) -> None:
         """The written file's digest and totals (kept to make it again and to prove it is the same)."""
         self._conn.execute(update(sepa_files).where(sepa_files.c.id == file_id).values(
