@@ -92,7 +92,10 @@ def exported(path: Path) -> list[tuple[str, str, str]]:
             for tx in tree.iter(f"{NS8}DrctDbtTxInf")]
 
 
-def test_round_trip_export_then_bank_reports_settlements_and_returns(ctx: ServiceContext, tmp_path: Path) -> None:
+def test_round_trip_export_then_bank_reports_settlements_and_returns(ctx: ServiceContext, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sepa, "BATCH", 2)  # every keyset loop of the export turns more than once
+    monkeypatch.setattr(bank_import._Applier, "FLUSH_EVERY", 2)
     subs = {name: subscriber(ctx, name, mandate(name))[1] for name in ("Anna Schmidt", "Berta Braun", "Carl Cord")}
     billing.run_billing(ctx)
     report = collection.run_collection(ctx)

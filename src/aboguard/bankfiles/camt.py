@@ -7,6 +7,7 @@ applied."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +23,7 @@ from aboguard.money import Money
 from .xsd import KNOWN, schema_for
 
 _PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
+_TWO_DECIMALS = re.compile(r"^(\d{1,15})(?:\.(\d{1,2}))?$")
 _ENTRY_CONTAINERS = {"camt.052": "Rpt", "camt.053": "Stmt", "camt.054": "Ntfctn"}
 
 
@@ -114,6 +116,10 @@ class _EntryReader:
     def _money(self, element: etree._Element | None) -> Money | None:
         if element is None or element.text is None:
             return None
+        text, currency = element.text.strip(), element.get("Ccy", "EUR")
+        plain = _TWO_DECIMALS.match(text)
+        if plain and currency == "EUR":  # the usual case, without Decimal
+            return Money(int(plain[1]) * 100 + int((plain[2] or "").ljust(2, "0")), currency)
         try:
             return Money.from_decimal(Decimal(element.text.strip()), element.get("Ccy", "EUR"))
         except (InvalidOperation, ValueError) as exc:

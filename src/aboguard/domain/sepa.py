@@ -274,12 +274,13 @@ def end_to_end_id(attempt_id: str) -> str:
     return attempt_id.replace("-", "")
 
 
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "&": "+"})
+_NOT_SEPA = re.compile(r"[^A-Za-z0-9/\-?:().,'+ ]+")
+
+
 def sepa_text(text: str, limit: int) -> str:
     """Text reduced to the SEPA Latin character set (umlauts transliterated), at most ``limit`` characters."""
-    table = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "&": "+"}
-    out = "".join(table.get(ch, ch) for ch in text)
-    out = "".join(ch if re.match(r"[A-Za-z0-9/\-?:().,'+ ]", ch) else " " for ch in out)
-    return " ".join(out.split())[:limit] or "-"
+    return " ".join(_NOT_SEPA.sub(" ", text.translate(_TRANSLIT)).split())[:limit] or "-"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from aboguard.bankfiles.camt import read_statement
-from aboguard.domain import ledger, remittance
+from aboguard.domain import invoicing, ledger, remittance
+from aboguard.domain import payments as attempts_
 from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus, StatementLine
 from aboguard.domain.declines import classify_sepa
 from aboguard.domain.events import Event
@@ -87,8 +88,46 @@ class _Applier:
         self.rows: list[BankLine] = []
         self.events: list[Event] = []
         self.index: remittance.ReferenceIndex | None = None
+        self.pending: list[StatementLine] = []
+
+    def _settle_pending(self) -> None:
+        """Settle a batch of collections: the plain ones (invoice open for exactly the debit, no dunning case,
+        subscription in good standing) with bulk statements, the rest one by one through the collection
+        service, after the plain ones are stored."""
+        lines, self.pending = self.pending, []
+        if not lines:
+            return
+        found = self.uow.bank.settlements([line.end_to_end_id for line in lines if line.end_to_end_id])
+        now, today = self.ctx.now(), self.ctx.today()
+        attempts, paid, entries, later = [], [], [], []
+        taken: set[str] = set()
+        for line in lines:
+            hit = found.get(line.end_to_end_id or "")
+            if hit is None:
+                later.append((line, None))
+                continue
+            attempt, invoice, plain = hit
+            if not (plain and attempt.status is AttemptStatus.SUBMITTED and invoice.status in OPEN
+                    and attempt.amount == invoice.amount_due and invoice.id not in taken):
+                later.append((line, attempt))
+                continue
+            taken.add(invoice.id)
+            done, events = attempts_.succeeded(attempt, attempt.provider_payment_id, now)
+            settled, paid_events = invoicing.apply_payment(invoice, attempt.amount)
+            attempts.append(done)
+            paid.append(settled)
+            entries.append(ledger.payment_entry(invoice, attempt.amount, into=ledger.BANK, booked_on=today,
+                                                entry_id=JournalEntryId(self.ctx.new_id()), created_at=now))
+            self.events += events + paid_events
+            self.report.settled += 1
+            self._row(line, LineStatus.APPLIED, invoice_id=invoice.id, attempt_id=attempt.id)
+        self.uow.bank.save_settled(attempts, paid)
+        self.uow.ledger.add_many(entries)
+        for line, attempt in later:
+            self._apply_one(line, self._attempt(line) if attempt is not None else None)
 
     def flush(self) -> None:
+        self._settle_pending()
         self.uow.bank.add_lines(self.rows)
         self.rows = []
 
@@ -103,7 +142,8 @@ class _Applier:
         elif status is LineStatus.IGNORED:
             self.report.ignored += 1
         if len(self.rows) >= self.FLUSH_EVERY:
-            self.flush()
+            self.uow.bank.add_lines(self.rows)
+            self.rows = []
 
     def _attempt(self, line: StatementLine) -> PaymentAttempt | None:
         if not line.end_to_end_id:
@@ -111,10 +151,18 @@ class _Applier:
         return self.uow.attempts.by_provider_id(ledger.SEPA_FILE_RAIL, line.end_to_end_id)
 
     def apply(self, line: StatementLine) -> None:
+        if line.end_to_end_id and line.kind in {LineKind.COLLECTION, LineKind.TRANSFER}:
+            self.pending.append(line)  # settled in batches; a later return in the file sees them settled
+            if len(self.pending) >= self.FLUSH_EVERY:
+                self._settle_pending()
+            return
+        self._settle_pending()
+        self._apply_one(line, self._attempt(line))
+
+    def _apply_one(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
         if line.kind is LineKind.OTHER:
             self._row(line, LineStatus.IGNORED, note=line.note or "not a payment aboguard collects")
             return
-        attempt = self._attempt(line)
         if line.kind is LineKind.RETURN:
             self._return(line, attempt)
         elif attempt is not None:  # a credit naming one of our debits: the collection settled

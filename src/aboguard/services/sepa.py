@@ -195,7 +195,7 @@ def _fail_invalid(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt,
 def _write(uow: UnitOfWork, file_id: str, header: pain008.FileHeader, path: Path) -> str:
     with path.open("wb") as handle:
         writer = _HashingWriter(handle)
-        pain008.write_pain008(writer, header, uow.sepa_files.items(file_id))  # type: ignore[arg-type]
+        pain008.write_pain008(writer, header, uow.sepa_files.items(file_id, batch=BATCH))  # type: ignore[arg-type]
     return writer.digest.hexdigest()
 
 

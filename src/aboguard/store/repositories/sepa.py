@@ -12,16 +12,17 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus
-from aboguard.domain.invoicing import OPEN, DocumentKind
+from aboguard.domain.invoicing import OPEN, DocumentKind, Invoice
+from aboguard.domain.ledger import SEPA_FILE_RAIL
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
 from aboguard.domain.remittance import OpenItem
 from aboguard.domain.sepa import Amendment, Collection, GroupKey, MandateScheme, SepaFile, SequenceType, Totals
-from aboguard.errors import NotFound
+from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.money import Money
 from aboguard.store import rows
 from aboguard.store.bulk import insert_many
@@ -30,14 +31,17 @@ from aboguard.store.tables import (
     bank_lines,
     bank_statements,
     customers,
+    dunning_cases,
     invoices,
     payment_attempts,
     payment_methods,
     sepa_file_items,
     sepa_files,
+    subscriptions,
 )
 
 from ._base import one_of
+from .invoices import SqlInvoiceRepository
 from .payments import _from_row as attempt_from_row
 
 
@@ -132,11 +136,11 @@ class SqlSepaFiles:
         """The file's collections in file order (payment block, then end-to-end id), fetched in batches."""
         c = sepa_file_items.c
         dec = self._secrets.decrypt
-        last: tuple[Any, ...] | None = None
+        last: tuple[Any, ...] | None = None  # keyset: the sort key of the last row read
         while True:
             query = select(sepa_file_items).where(c.file_id == file_id)
             if last is not None:
-                query = query.where((c.collection_on, c.scheme, c.sequence, c.end_to_end_id) > last)  # type: ignore[operator]
+                query = query.where(tuple_(c.collection_on, c.scheme, c.sequence, c.end_to_end_id) > tuple_(*last))
             query = query.order_by(c.collection_on, c.scheme, c.sequence, c.end_to_end_id).limit(batch)
             found = list(self._conn.execute(query).mappings())
             for row in found:
@@ -238,6 +242,50 @@ class SqlBankStatements:
             bank_lines.c.id == line.id, bank_lines.c.status == LineStatus.UNMATCHED.value).values(
             status=status.value, invoice_id=invoice_id, credit_minor=credit.minor, note=note))
         return result.rowcount == 1
+
+    def settlements(self, end_to_end_ids: Coll[str]) -> dict[str, tuple[PaymentAttempt, Invoice, bool]]:
+        """The exported attempts with these end-to-end ids, each with its invoice and whether settling it is
+        plain: no dunning case on the invoice and a subscription that is not past due or suspended."""
+        if not end_to_end_ids:
+            return {}
+        a = payment_attempts
+        query = (select(a, dunning_cases.c.id.label("case_id"), subscriptions.c.status.label("sub_status"))
+                 .join(invoices, invoices.c.id == a.c.invoice_id)
+                 .outerjoin(dunning_cases, dunning_cases.c.invoice_id == a.c.invoice_id)
+                 .outerjoin(subscriptions, subscriptions.c.id == invoices.c.subscription_id)
+                 .where(a.c.gateway == SEPA_FILE_RAIL,
+                        one_of(self._conn, a.c.provider_payment_id, list(end_to_end_ids))))
+        found = list(self._conn.execute(query).mappings())
+        if not found:
+            return {}
+        loaded = SqlInvoiceRepository(self._conn)._load(select(invoices).where(
+            one_of(self._conn, invoices.c.id, list({row["invoice_id"] for row in found}))))
+        by_id = {invoice.id: invoice for invoice in loaded}
+        return {row["provider_payment_id"]: (
+            attempt_from_row(row), by_id[row["invoice_id"]],
+            row["case_id"] is None and row["sub_status"] not in {"past_due", "suspended"}) for row in found}
+
+    def save_settled(self, attempts: Sequence[PaymentAttempt], settled: Sequence[Invoice]) -> None:
+        """Bulk ``save`` of settled attempts and paid invoices, optimistic on their versions."""
+        if not attempts:
+            return
+        a = payment_attempts
+        result = self._conn.execute(
+            update(a).where(a.c.id == bindparam("b_id"), a.c.version == bindparam("b_version"))
+            .values(status=bindparam("b_status"), updated_at=bindparam("b_at"), version=a.c.version + 1),
+            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_at": x.updated_at}
+             for x in attempts])
+        if result.rowcount not in (-1, len(attempts)):
+            raise ConcurrentUpdate("a payment attempt was changed meanwhile; import the file again")
+        i = invoices
+        result = self._conn.execute(
+            update(i).where(i.c.id == bindparam("b_id"), i.c.version == bindparam("b_version"))
+            .values(status=bindparam("b_status"), paid_minor=bindparam("b_paid"), collect_on=bindparam("b_collect"),
+                    version=i.c.version + 1),
+            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_paid": x.paid.minor,
+              "b_collect": x.collect_on} for x in settled])
+        if result.rowcount not in (-1, len(settled)):
+            raise ConcurrentUpdate("an invoice was changed meanwhile; import the file again")
 
     def open_items(self) -> list[OpenItem]:
         """Every open invoice with its customer's name and reference: what transfers can pay."""
