@@ -56,7 +56,8 @@ def tick(json_out: bool = JSON) -> None:
 def list_(
     invoice: str | None = typer.Option(None, "--invoice", help="Invoice number or id."),
     customer: str | None = typer.Option(None, "--customer"),
-    status: str | None = typer.Option(None, "--status", help="pending, succeeded, failed, requires_action, reversed"),
+    status: str | None = typer.Option(None, "--status", help="pending, succeeded, failed, requires_action, "
+                                      "reversed, awaiting_export or submitted"),
     limit: int = typer.Option(100, "--limit"),
     json_out: bool = JSON,
 ) -> None:

@@ -15,8 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from aboguard.money import Money
+
+from .events import Event
 
 
 class LineKind(StrEnum):
@@ -82,3 +85,21 @@ def classify(*, credit: bool, reversal: bool, booked: bool, family: str | None, 
     if credit:
         return LineKind.TRANSFER
     return LineKind.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class BankStatementImported(Event):
+    name: ClassVar[str] = "bank.statement_imported"
+    aggregate: ClassVar[str] = "bank_statement"
+    message: str
+    file_name: str
+    lines: int
+    unmatched: int
+
+
+@dataclass(frozen=True, slots=True)
+class BankLineMatched(Event):
+    name: ClassVar[str] = "bank.line_matched"
+    aggregate: ClassVar[str] = "bank_line"
+    invoice_id: str
+    amount: Money

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 from aboguard.bankfiles.camt import read_statement
-from aboguard.domain import invoicing, ledger, remittance
+from aboguard.domain import bank_lines, invoicing, ledger, remittance
 from aboguard.domain import payments as attempts_
 from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus, StatementLine
 from aboguard.domain.declines import classify_sepa
@@ -74,7 +73,7 @@ def import_statement(ctx: ServiceContext, path: Path) -> ImportReport:
             known.add(line.entry_key)
             applier.apply(line)
         applier.flush()
-        uow.events.add([*applier.events, BankStatementImported(statement_id, statement.message, path.name,
+        uow.events.add([*applier.events, bank_lines.BankStatementImported(statement_id, statement.message, path.name,
                                                                report.lines, report.unmatched)], ctx.now())
         uow.commit()
     return report
@@ -263,24 +262,6 @@ def match_line(ctx: ServiceContext, line_id: str, invoice_ref: str) -> BankLine:
         if not uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id, credit=credit,
                                      note=f"matched by hand to {invoice.number}"):
             raise LineAlreadyMatched(f"bank line {line.id} was matched meanwhile")
-        uow.events.add([*events, BankLineMatched(line.id, invoice.id, line.amount)], ctx.now())
+        uow.events.add([*events, bank_lines.BankLineMatched(line.id, invoice.id, line.amount)], ctx.now())
         uow.commit()
         return uow.bank.get_line(line.id)
-
-
-@dataclass(frozen=True, slots=True)
-class BankStatementImported(Event):
-    name: ClassVar[str] = "bank.statement_imported"
-    aggregate: ClassVar[str] = "bank_statement"
-    message: str
-    file_name: str
-    lines: int
-    unmatched: int
-
-
-@dataclass(frozen=True, slots=True)
-class BankLineMatched(Event):
-    name: ClassVar[str] = "bank.line_matched"
-    aggregate: ClassVar[str] = "bank_line"
-    invoice_id: str
-    amount: Money

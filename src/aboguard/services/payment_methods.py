@@ -41,6 +41,10 @@ def add_payment_method(ctx: ServiceContext, customer_id: str, spec: PaymentMetho
     now, today = ctx.now(), ctx.today()
     with ctx.uow() as uow:
         customer = uow.customers.get(CustomerId(customer_id))
+        if spec.kind is PaymentMethodKind.SEPA_DEBIT and (spec.mandate_scheme or "").strip().lower() == "b2b" \
+                and not customer.is_business:
+            raise InvalidPaymentMethod("a SEPA B2B mandate is only for business customers; consumers sign a CORE "
+                                       "mandate (a B2B debit on a consumer account is rejected with AC13)")
         if spec.kind is PaymentMethodKind.SEPA_DEBIT and not (spec.mandate_reference or "").strip():
             spec = replace(spec, mandate_reference=_new_mandate_reference(uow, customer.id))
         method = build_payment_method(spec, method_id=PaymentMethodId(ctx.new_id()), customer_id=customer.id,
