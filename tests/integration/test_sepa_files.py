@@ -181,6 +181,19 @@ def test_an_amended_mandate_reports_the_original_data_once(ctx: ServiceContext, 
     check_books(ctx)
 
 
+def test_two_debits_on_one_new_mandate_in_one_file_go_out_as_frst_then_rcur(
+        ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    customer, first = subscriber(ctx, "Fritz Fink", mandate("Fritz Fink"))
+    second = subscriptions.create_subscription(ctx, customer_id=customer, plan_code="basic").subscription.id
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    monkeypatch.setattr(sepa, "BATCH", 1)  # the second debit is read in a later batch
+    out = tmp_path / "two.xml"
+    sepa.export_collections(ctx, out)
+    assert sorted(seq for _, _, seq in exported(out)) == ["FRST", "RCUR"]
+    del first, second
+
+
 def test_an_export_needs_a_banking_day_with_lead_time_and_a_configured_creditor(ctx: ServiceContext,
                                                                                 tmp_path: Path) -> None:
     from aboguard.domain.sepa import CollectionDateNotAllowed

@@ -146,7 +146,6 @@ def _file_row(file_id: str, msg_id: str, fmt: str, ctx: ServiceContext, due_on: 
 def _collect_items(ctx: ServiceContext, uow: UnitOfWork, file_id: str, due_on: date, report: ExportReport
                    ) -> tuple[int, list[Event]]:
     """Turn awaiting attempts into stored file items; fail those whose mandate is no longer valid."""
-    presented: dict[str, PaymentMethod] = {}
     events: list[Event] = []
     count, after = 0, ""
     while True:
@@ -154,6 +153,8 @@ def _collect_items(ctx: ServiceContext, uow: UnitOfWork, file_id: str, due_on: d
         if not batch:
             break
         after = batch[-1][0].id
+        # mandates used earlier in this batch; earlier batches are already written (and read back as such)
+        presented: dict[str, PaymentMethod] = {}
         items: list[sepa.Collection] = []
         for attempt, stored, number in batch:
             method = presented.get(stored.id, stored)
@@ -166,8 +167,8 @@ def _collect_items(ctx: ServiceContext, uow: UnitOfWork, file_id: str, due_on: d
             presented[method.id] = sepa.presented(method, due_on, seq)
         uow.sepa_files.add_items(file_id, count, items)
         uow.sepa_files.mark_submitted([(c.attempt_id, c.end_to_end_id) for c in items], ctx.now())
+        uow.sepa_files.mark_presented(list(presented.values()))
         count += len(items)
-    uow.sepa_files.mark_presented(list(presented.values()))
     return count, events
 
 
