@@ -122,6 +122,8 @@ class _Applier:
             self._row(line, LineStatus.APPLIED, invoice_id=invoice.id, attempt_id=attempt.id)
         self.uow.bank.save_settled(attempts, paid)
         self.uow.ledger.add_many(entries)
+        self.uow.events.add(self.events, now)  # written as it goes: memory stays flat on large files
+        self.events = []
         for line, attempt in later:
             self._apply_one(line, self._attempt(line) if attempt is not None else None)
 
