@@ -298,3 +298,23 @@ def test_a_broken_or_invalid_file_is_rejected_and_nothing_is_applied(ctx: Servic
     assert bank_import.list_unmatched(ctx) == []
     assert bank_import.import_statement(ctx, good).transfers_matched == 1
     assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+
+
+def test_a_pending_intraday_entry_is_applied_once_booked_and_batch_sums_wait_for_the_itemised_file(
+        ctx: ServiceContext, tmp_path: Path) -> None:
+    _, sub = subscriber(ctx, "Mia Moser", PaymentMethodSpec(Kind.BANK_TRANSFER))
+    billing.run_billing(ctx)
+    invoice = invoice_of(ctx, sub)
+    transfer = [Tx(invoice.total.minor, name="Mia Moser", ustrd=[f"Rg. {invoice.number}"])]
+    pending = write_camt(tmp_path / "intraday.xml", "camt.052.001.08", [
+        Entry("P1", True, transfer, family="RCDT", sub_family="ESCT", status="PDNG")])
+    assert bank_import.import_statement(ctx, pending).ignored == 1
+    assert invoice_of(ctx, sub).status is InvoiceStatus.ISSUED
+    booked = write_camt(tmp_path / "statement.xml", "camt.053.001.08", [
+        Entry("P1", True, transfer, family="RCDT", sub_family="ESCT"),
+        Entry("SUM1", True, [Tx(29_97)]),  # a batch credit of debits without details
+    ])
+    report = bank_import.import_statement(ctx, booked)
+    assert (report.transfers_matched, report.ignored, report.unmatched) == (1, 1, 0)
+    assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+    check_books(ctx)

@@ -201,7 +201,7 @@ class _EntryReader:
                 fee = tx_amount - instructed
             tx_amount = instructed
         key_base = reference or hashlib.sha256(etree.tostring(entry)).hexdigest()[:32]
-        key = f"{key_base}:{e2e or index}"
+        key = f"{key_base}:{e2e or index}" if booked else f"PDNG:{key_base}:{e2e or index}"  # booked later: new
         return StatementLine(entry_key=key[:200], kind=kind, booked_on=booked_on, amount=tx_amount,
                              fee=fee if fee is not None else zero, end_to_end_id=e2e, mandate_reference=mandate,
                              reason_code=reason, counterparty=name, remittance=" ".join(remittance.split())[:1000],

@@ -168,6 +168,9 @@ class _Applier:
             self._return(line, attempt)
         elif attempt is not None:  # a credit naming one of our debits: the collection settled
             self._settle(line, attempt)
+        elif line.kind is LineKind.COLLECTION and not line.end_to_end_id:
+            self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details: import the "
+                                                     "itemised camt.054 (Sammelbuchungsdatei) for it")
         elif line.kind is LineKind.COLLECTION:
             self._row(line, LineStatus.UNMATCHED, note="no exported direct debit has this end-to-end id")
         else:
