@@ -75,8 +75,8 @@ def read_statement(path: Path) -> Statement:
     reader = _EntryReader(ns, message)
     try:
         with path.open("rb") as handle:
-            for _, element in etree.iterparse(handle, events=("end",), schema=schema_for(message), huge_tree=True,
-                                              remove_blank_text=True):
+            for _, element in etree.iterparse(handle, events=("end",), tag=(f"{{{ns}}}Ntry", f"{{{ns}}}MsgId"),
+                                              schema=schema_for(message), huge_tree=True, remove_blank_text=True):
                 if element.tag == f"{{{ns}}}Ntry":
                     statement.lines.extend(reader.lines(element))
                     element.clear()
@@ -95,6 +95,7 @@ class _EntryReader:
         self.v08 = message.endswith(".08")
         self.count = 0
         self._paths: dict[str, str] = {}
+        self._cache: dict[int, dict[str, list[etree._Element]]] = {}
 
     def _q(self, path: str) -> str:
         """``Sts/Cd`` -> ``{ns}Sts/{ns}Cd`` (cached)."""
@@ -103,15 +104,39 @@ class _EntryReader:
             qualified = self._paths[path] = "/".join(f"{{{self.ns}}}{tag}" for tag in path.split("/"))
         return qualified
 
+    def _flat(self, element: etree._Element) -> dict[str, list[etree._Element]]:
+        """Every descendant by its path (``Sts/Cd``), from one walk of the element: lookups are then dict
+        reads instead of ElementPath searches. ``NtryDtls`` of an entry is left to :meth:`lines`."""
+        found = self._cache.get(id(element))
+        if found is None:
+            found = self._cache[id(element)] = {}
+            cut = len(self.ns) + 2
+
+            def walk(parent: etree._Element, prefix: str) -> None:
+                for child in parent:
+                    tag = child.tag
+                    if not isinstance(tag, str):
+                        continue  # a comment or processing instruction
+                    name = prefix + tag[cut:]
+                    if name == "NtryDtls":
+                        continue
+                    found.setdefault(name, []).append(child)
+                    if len(child):
+                        walk(child, name + "/")
+
+            walk(element, "")
+        return found
+
     def _find(self, element: etree._Element, path: str) -> etree._Element | None:
-        return element.find(self._q(path))
+        hits = self._flat(element).get(path)
+        return hits[0] if hits else None
 
     def _text(self, element: etree._Element, path: str) -> str | None:
-        found = element.find(self._q(path))
-        return found.text.strip() if found is not None and found.text else None
+        hits = self._flat(element).get(path)
+        return hits[0].text.strip() if hits and hits[0].text else None
 
     def _all(self, element: etree._Element, path: str) -> list[etree._Element]:
-        return element.findall(self._q(path))
+        return self._flat(element).get(path, [])
 
     def _money(self, element: etree._Element | None) -> Money | None:
         if element is None or element.text is None:
@@ -127,6 +152,7 @@ class _EntryReader:
 
     def lines(self, entry: etree._Element) -> Iterator[StatementLine]:
         self.count += 1
+        self._cache = {}
         amount = self._money(self._find(entry, "Amt"))
         assert amount is not None  # the schema requires it
         credit = self._text(entry, "CdtDbtInd") == "CRDT"
@@ -138,7 +164,7 @@ class _EntryReader:
         family = self._text(entry, "BkTxCd/Domn/Fmly/Cd")
         sub_family = self._text(entry, "BkTxCd/Domn/Fmly/SubFmlyCd")
         entry_fee = self._fee(entry)
-        details = self._all(entry, "NtryDtls/TxDtls")
+        details = entry.findall(self._q("NtryDtls/TxDtls"))
         for index, tx in enumerate(details or [None], start=1):
             yield self._line(entry, tx, index, len(details), amount, credit, status == "BOOK", booked_on,
                              reference, entry_text, family, sub_family, entry_fee)
