@@ -318,3 +318,24 @@ def test_a_pending_intraday_entry_is_applied_once_booked_and_batch_sums_wait_for
     assert (report.transfers_matched, report.ignored, report.unmatched) == (1, 1, 0)
     assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
     check_books(ctx)
+
+
+def test_a_return_that_arrives_before_the_settlement_leaves_the_books_as_the_bank_has_them(
+        ctx: ServiceContext, tmp_path: Path) -> None:
+    _, sub = subscriber(ctx, "Nora Nagel", mandate("Nora Nagel"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    sepa.export_collections(ctx, tmp_path / "d.xml")
+    e2e = attempt_of(ctx, sub).provider_payment_id
+    returns = write_camt(tmp_path / "returns.xml", "camt.054.001.02", [
+        Entry("R9", False, [Tx(9_99, e2e=e2e, reason="AC04", fee_minor=3_00)], sub_family="UPDD")])
+    credits = write_camt(tmp_path / "credits.xml", "camt.054.001.02", [Entry("C9", True, [Tx(9_99, e2e=e2e)])])
+    assert bank_import.import_statement(ctx, returns).returned == 1
+    late = bank_import.import_statement(ctx, credits)
+    assert (late.settled, late.ignored) == (0, 1)
+    failed = attempt_of(ctx, sub)
+    assert failed.status is AttemptStatus.FAILED and failed.decline_code == "account_closed"
+    assert failed.retry_allowed is False  # a closed account: ask for a new mandate, no automatic retry
+    with ctx.uow() as uow:  # the bank: +9.99 -9.99 -3.00; the books: the fee
+        assert uow.ledger.balance("bank") == {"EUR": -3_00}
+    check_books(ctx)

@@ -177,6 +177,10 @@ class _Applier:
             self._transfer(line)
 
     def _settle(self, line: StatementLine, attempt: PaymentAttempt) -> None:
+        if attempt.status is not AttemptStatus.SUBMITTED:  # e.g. its return came first: the two cancel out
+            self._row(line, LineStatus.IGNORED, invoice_id=attempt.invoice_id, attempt_id=attempt.id,
+                      note=f"the debit is already {attempt.status.value}; this credit changes nothing")
+            return
         self.events += collection.settle_attempt(self.ctx, self.uow, attempt, attempt.provider_payment_id)
         self.report.settled += 1
         self._row(line, LineStatus.APPLIED, invoice_id=attempt.invoice_id, attempt_id=attempt.id)
