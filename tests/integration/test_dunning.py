@@ -254,3 +254,38 @@ def test_a_new_card_after_a_hard_decline_is_charged_at_once_and_ends_dunning(ctx
     assert invoices.get_invoice(ctx, invoice.id).status is InvoiceStatus.PAID
     assert dunning.get_case(ctx, invoice.id).case.status is CaseStatus.RESOLVED
     check_ledger(ctx)
+
+
+def test_no_dunning_while_a_direct_debit_is_on_its_way(ctx: ServiceContext) -> None:
+    customer = customers.create_customer(ctx, CustomerSpec(email="debit@example.de", name="Debit", country="DE"))
+    payment_methods.add_payment_method(ctx, customer.id, PaymentMethodSpec(
+        Kind.SEPA_DEBIT, iban="DE89370400440532013000", account_holder="Debit"))  # settles at BD+2
+    sub = subscriptions.create_subscription(ctx, customer_id=customer.id, plan_code="basic")
+    ctx.clock.advance(days=3)  # type: ignore[attr-defined]  # billed and debited three days in
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    invoice = invoices.list_invoices(ctx, subscription_id=sub.subscription.id)[0]
+    for _ in range(2):  # past its due date, the debit still pending at the bank
+        ctx.clock.advance(days=1)  # type: ignore[attr-defined]
+        dunning.run_dunning(ctx)
+        with ctx.uow() as uow:
+            assert uow.invoices.get(invoice.id).status is InvoiceStatus.ISSUED
+            assert uow.dunning.case_for_invoice(invoice.id) is None
+    live(ctx, 10)
+    with ctx.uow() as uow:
+        assert uow.invoices.get(invoice.id).status is InvoiceStatus.PAID
+        assert uow.dunning.case_for_invoice(invoice.id) is None  # settled: never dunned
+
+
+def test_a_rejected_direct_debit_enters_dunning(ctx: ServiceContext) -> None:
+    customer = customers.create_customer(ctx, CustomerSpec(email="rejected@example.de", name="Rej", country="DE"))
+    payment_methods.add_payment_method(ctx, customer.id, PaymentMethodSpec(
+        Kind.SEPA_DEBIT, iban="DE62370400440532013001", account_holder="Rej"))  # AM04 at BD+1
+    sub = subscriptions.create_subscription(ctx, customer_id=customer.id, plan_code="basic")
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    invoice = invoices.list_invoices(ctx, subscription_id=sub.subscription.id)[0]
+    live(ctx, 5)
+    with ctx.uow() as uow:
+        assert uow.invoices.get(invoice.id).status is not InvoiceStatus.PAID
+        assert uow.dunning.case_for_invoice(invoice.id) is not None

@@ -339,3 +339,18 @@ def test_a_return_that_arrives_before_the_settlement_leaves_the_books_as_the_ban
     with ctx.uow() as uow:  # the bank: +9.99 -9.99 -3.00; the books: the fee
         assert uow.ledger.balance("bank") == {"EUR": -3_00}
     check_books(ctx)
+
+
+def test_no_dunning_while_a_debit_waits_for_export_or_the_bank(ctx: ServiceContext, tmp_path: Path) -> None:
+    from aboguard.services import dunning
+
+    _, sub = subscriber(ctx, "Olga Ott", mandate("Olga Ott"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    ctx.clock.advance(days=10)  # type: ignore[attr-defined]
+    dunning.run_dunning(ctx)  # awaiting export: on its way
+    sepa.export_collections(ctx, tmp_path / "d.xml")
+    ctx.clock.advance(days=10)  # type: ignore[attr-defined]
+    dunning.run_dunning(ctx)  # submitted: on its way
+    with ctx.uow() as uow:
+        assert uow.dunning.case_for_invoice(invoice_of(ctx, sub).id) is None

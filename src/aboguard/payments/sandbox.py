@@ -81,9 +81,11 @@ import calendar
 import hashlib
 import hmac
 import json
+import os
 import random
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -386,11 +388,8 @@ class SandboxGateway:
         self._secret = secret
         self.behaviour_seed = behaviour_seed
         self._epoch: date | None = None
-        conn = self._connect()
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-        finally:
-            conn.close()
+        self._local = threading.local()
+        self._connect().execute("PRAGMA journal_mode = WAL")
         with self._tx() as tx:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -404,26 +403,36 @@ class SandboxGateway:
     # -- storage ------------------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against corruption, fsync only at checkpoints
+        """This thread's connection to the sandbox's record, opened once and kept (opening and closing a WAL
+        database per call costs a checkpoint each time); a forked child opens its own."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against corruption, fsync only at checkpoints
+            local.conn, local.pid = conn, os.getpid()
         return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens a new one)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One transaction, taken with the write lock up front so concurrent processes serialize cleanly."""
         conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     # -- charges ------------------------------------------------------------------------------------------
 
@@ -470,13 +479,10 @@ class SandboxGateway:
     def find_by_idempotency_key(self, key: str) -> ChargeResult | None:
         """The charge made under ``key`` as it stands at the clock's now; None if the key was never seen."""
         conn = self._connect()
-        try:
-            row = conn.execute("SELECT * FROM charges WHERE idempotency_key = ?", (key,)).fetchone()
-            if row is None:
-                return None
-            status, decline = self._status(conn, row, self._clock.now())
-        finally:
-            conn.close()
+        row = conn.execute("SELECT * FROM charges WHERE idempotency_key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        status, decline = self._status(conn, row, self._clock.now())
         original = self._original(row)
         outcome = {"pending": Outcome.PENDING, "failed": Outcome.FAILED, "requires_action": Outcome.REQUIRES_ACTION
                    }.get(status, Outcome.SUCCEEDED)
@@ -488,30 +494,24 @@ class SandboxGateway:
         """The provider's record of every charge, in the order made (status as at the clock's now)."""
         now = self._clock.now()
         conn = self._connect()
-        try:
-            rows = conn.execute("SELECT * FROM charges ORDER BY seq").fetchall()
-            record = []
-            for row in rows:
-                status, _ = self._status(conn, row, now)
-                record.append({
-                    "idempotency_key": row["idempotency_key"], "payment_id": row["payment_id"],
-                    "amount": Money(row["amount_minor"], row["currency"]), "outcome": row["outcome"],
-                    "status": status, "refunded": Money(row["refunded_minor"], row["currency"]),
-                    "raw_code": row["raw_code"], "method_kind": row["method_kind"],
-                    "token_last4": row["token_last4"], "customer_ref": row["customer_ref"],
-                    "created_at": datetime.fromisoformat(row["created_at"]),
-                })
-            return record
-        finally:
-            conn.close()
+        rows = conn.execute("SELECT * FROM charges ORDER BY seq").fetchall()
+        record = []
+        for row in rows:
+            status, _ = self._status(conn, row, now)
+            record.append({
+                "idempotency_key": row["idempotency_key"], "payment_id": row["payment_id"],
+                "amount": Money(row["amount_minor"], row["currency"]), "outcome": row["outcome"],
+                "status": status, "refunded": Money(row["refunded_minor"], row["currency"]),
+                "raw_code": row["raw_code"], "method_kind": row["method_kind"],
+                "token_last4": row["token_last4"], "customer_ref": row["customer_ref"],
+                "created_at": datetime.fromisoformat(row["created_at"]),
+            })
+        return record
 
     def events(self) -> list[GatewayEvent]:
         """Every event the provider has scheduled, delivered or not, in time order."""
         conn = self._connect()
-        try:
-            rows = conn.execute("SELECT * FROM events ORDER BY occurred_at, seq").fetchall()
-        finally:
-            conn.close()
+        rows = conn.execute("SELECT * FROM events ORDER BY occurred_at, seq").fetchall()
         return [self._event(row) for row in rows]
 
     def _original(self, row: sqlite3.Row) -> ChargeResult:
@@ -554,10 +554,7 @@ class SandboxGateway:
     def _sim_epoch(self) -> date:
         if self._epoch is None:
             conn = self._connect()
-            try:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'sim_epoch'").fetchone()
-            finally:
-                conn.close()
+            row = conn.execute("SELECT value FROM meta WHERE key = 'sim_epoch'").fetchone()
             self._epoch = date.fromisoformat(row["value"])
         return self._epoch
 
@@ -664,10 +661,7 @@ class SandboxGateway:
     def find_refund_by_idempotency_key(self, key: str) -> RefundResult | None:
         """The refund made under ``key``; None if the key was never seen (the request never arrived)."""
         conn = self._connect()
-        try:
-            row = conn.execute("SELECT * FROM refunds WHERE idempotency_key = ?", (key,)).fetchone()
-        finally:
-            conn.close()
+        row = conn.execute("SELECT * FROM refunds WHERE idempotency_key = ?", (key,)).fetchone()
         if row is None:
             return None
         return RefundResult(Outcome(row["outcome"]), row["refund_id"], Money(row["amount_minor"], row["currency"]),

@@ -131,12 +131,11 @@ class _Run:
     def process(self, uow: UnitOfWork, subs: Sequence[Subscription]) -> None:
         customer_ids = [sub.customer_id for sub in subs]
         customers = uow.customers.get_many(customer_ids)
-        methods = uow.payment_methods.defaults_for(customer_ids)
+        methods = uow.payment_methods.default_kinds_for(customer_ids)
         results: list[tuple[Advance, list[Invoice]]] = []
         for sub in subs:
             try:
-                method = methods.get(sub.customer_id)
-                results.append(self._bill(uow, sub, customers.get(sub.customer_id), method.kind if method else None))
+                results.append(self._bill(uow, sub, customers.get(sub.customer_id), methods.get(sub.customer_id)))
             except AboguardError as exc:
                 self._fail(sub.id, exc.message)
         drafts = [draft for _, invoices in results for draft in invoices]

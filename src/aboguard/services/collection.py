@@ -90,10 +90,13 @@ def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stal
         started = _start_attempts(ctx, gateway, today, batch_size, report)
         if started is None:
             break
-        for attempt, method in started:
+        answers = []
+        for attempt, method, _ in started:
             request = ChargeRequest(idempotency_key=attempt.idempotency_key, amount=attempt.amount, method=method,
                                     customer_ref=attempt.customer_id, description=f"Invoice {attempt.invoice_id}")
-            _record(ctx, attempt.id, gateway.charge(request), report)
+            answers.append((attempt, gateway.charge(request)))
+        invoices = {attempt.id: invoice for attempt, _, invoice in started}
+        _record_many(ctx, answers, report, invoices)
         if on_batch is not None:
             on_batch(report)
     deliver_gateway_events(ctx, report)
@@ -101,7 +104,7 @@ def run_collection(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH, stal
 
 
 def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_size: int,
-                    report: CollectionReport) -> list[tuple[PaymentAttempt, MethodRef]] | None:
+                    report: CollectionReport) -> list[tuple[PaymentAttempt, MethodRef, Invoice]] | None:
     """Claim due invoices and commit a pending attempt for each (phase one). None when nothing is due."""
     now = ctx.now()
     with ctx.uow() as uow:
@@ -111,7 +114,7 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
         methods = uow.payment_methods.defaults_for([invoice.customer_id for invoice in due])
         counts = uow.attempts.counts_for_invoices([invoice.id for invoice in due])
         uow.invoices.clear_collect_on(due)  # claimed: the next run will not take them again
-        started: list[tuple[PaymentAttempt, MethodRef]] = []
+        started: list[tuple[PaymentAttempt, MethodRef, Invoice]] = []
         for_export: list[PaymentAttempt] = []
         for invoice in due:
             method = methods.get(invoice.customer_id)
@@ -128,9 +131,11 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
                                       gateway=ledger.SEPA_FILE_RAIL if by_file else gateway.name, now=now)
             if by_file:  # the bank-file rail: the next `sepa export` puts it into a pain.008 file
                 for_export.append(attempts_.awaiting_export(attempt, now))
-            else:
-                started.append((attempt, MethodRef(method.kind, _gateway_reference(method))))
-        uow.attempts.add_many([attempt for attempt, _ in started] + for_export)
+                continue
+            # the invoice as it now stands (taken off the queue), for recording the answer without reading it again
+            claimed = replace(invoice, collect_on=None, version=invoice.version + 1)
+            started.append((attempt, MethodRef(method.kind, _gateway_reference(method)), claimed))
+        uow.attempts.add_many([attempt for attempt, _, _ in started] + for_export)
         uow.commit()
     report.attempted += len(started) + len(for_export)
     report.awaiting_export += len(for_export)
@@ -148,16 +153,70 @@ def _gateway_reference(method: PaymentMethod) -> str:
 def _record(ctx: ServiceContext, attempt_id: str, result: ChargeResult, report: CollectionReport) -> None:
     """Phase two: the gateway's answer, in its own transaction."""
     with ctx.uow() as uow:
-        attempt = uow.attempts.get(attempt_id)
-        events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
-                                result.raw_code)
-        if result.provider_payment_id and attempt.provider_payment_id is None:
-            # news the gateway sent before this answer was recorded (a crash in between) applies now
-            for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
-                events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))
+        attempt, events, number = _record_in(ctx, uow, attempt_id, result)
         uow.events.add(events, ctx.now())
-        number = uow.invoices.get(attempt.invoice_id).number if result.outcome is Outcome.FAILED else None
         uow.commit()
+    _report(report, attempt, result, number)
+
+
+def _record_many(ctx: ServiceContext, answers: list[tuple[PaymentAttempt, ChargeResult]],
+                 report: CollectionReport, invoices: dict[str, Invoice]) -> None:
+    """Phase two for a batch: the gateway's answers in one transaction (one commit instead of one per charge).
+
+    If any of them cannot be recorded the batch is rolled back and each is recorded on its own, so one bad
+    item never holds back the others; one that still fails stays pending and is resolved by a later run.
+    """
+    if not answers:
+        return
+    try:
+        with ctx.uow() as uow:
+            done, events = [], []
+            # the attempts as phase one stored them (a concurrent change fails the optimistic save, and the
+            # batch is then recorded one by one from fresh copies); news kept for them is looked up once
+            waiting = uow.gateway_events.waiting_for(
+                gateway_of(ctx).name, [r.provider_payment_id for _, r in answers if r.provider_payment_id])
+            for attempt, result in answers:
+                attempt, more, number = _record_in(ctx, uow, attempt, result, invoices.get(attempt.id),
+                                                   news_waiting=result.provider_payment_id in waiting)
+                done.append((attempt, result, number))
+                events += more
+            uow.events.add(events, ctx.now())
+            uow.commit()
+    except Exception:
+        if len(answers) == 1:
+            raise
+        log.warning("recording a batch of %d charges failed; recording them one by one", len(answers),
+                    exc_info=True)
+        for attempt, result in answers:
+            try:
+                _record(ctx, attempt.id, result, report)
+            except Exception as exc:  # stays pending; resolve_interrupted settles it from the gateway's record
+                log.exception("could not record the gateway's answer for attempt %s", attempt.id)
+                report.problems.append(CollectionProblem(attempt.id, "record_failed", f"{type(exc).__name__}: "
+                                                         f"{exc}; the attempt is resolved by a later run"))
+        return
+    for attempt, result, number in done:
+        _report(report, attempt, result, number)
+
+
+def _record_in(ctx: ServiceContext, uow: UnitOfWork, attempt: str | PaymentAttempt, result: ChargeResult,
+               invoice: Invoice | None = None, *, news_waiting: bool = True
+               ) -> tuple[PaymentAttempt, list[Event], str | None]:
+    """Record one answer. ``attempt`` and ``invoice`` may be the copies phase one stored: if either changed
+    since, the optimistic save fails and the caller records it again from fresh copies."""
+    if isinstance(attempt, str):
+        attempt = uow.attempts.get(attempt)
+    events = _apply_outcome(ctx, uow, attempt, result.outcome, result.provider_payment_id, result.decline,
+                            result.raw_code, invoice)
+    if news_waiting and result.provider_payment_id and attempt.provider_payment_id is None:
+        # news the gateway sent before this answer was recorded (a crash in between) applies now
+        for data in uow.gateway_events.take_waiting(attempt.gateway, result.provider_payment_id, attempt.id):
+            events += _apply_event(ctx, uow, uow.attempts.get(attempt.id), gateway_port.event_from_dict(data))
+    number = (invoice or uow.invoices.get(attempt.invoice_id)).number if result.outcome is Outcome.FAILED else None
+    return attempt, events, number
+
+
+def _report(report: CollectionReport, attempt: PaymentAttempt, result: ChargeResult, number: str | None) -> None:
     _count(report, result.outcome, attempt)
     if result.outcome is Outcome.FAILED and result.decline is not None:
         report.declines.append(CollectionProblem(number or attempt.invoice_id, result.decline.code,
@@ -178,10 +237,11 @@ def _count(report: CollectionReport, outcome: Outcome, attempt: PaymentAttempt) 
 
 
 def _apply_outcome(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, outcome: Outcome,
-                   provider_payment_id: str | None, decline: Decline | None, raw_code: str | None) -> list[Event]:
+                   provider_payment_id: str | None, decline: Decline | None, raw_code: str | None,
+                   invoice: Invoice | None = None) -> list[Event]:
     now = ctx.now()
     if outcome is Outcome.SUCCEEDED:
-        return _succeed(ctx, uow, attempt, provider_payment_id)
+        return _succeed(ctx, uow, attempt, provider_payment_id, invoice)
     if outcome is Outcome.PENDING:
         uow.attempts.save(attempts_.accepted(attempt, provider_payment_id, now))
         return []
@@ -193,23 +253,23 @@ def _apply_outcome(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt
         reason = "the customer's bank asks them to confirm this payment (3-D Secure); retrying without them fails"
         uow.attempts.save(replace(updated, retry_action=retries.RetryAction.ASK_TO_AUTHENTICATE.value,
                                   retry_reason=reason))
-        invoice = uow.invoices.get(attempt.invoice_id)
+        invoice = invoice or uow.invoices.get(attempt.invoice_id)
         events.append(attempts_.PaymentRetryDecided(attempt.id, invoice.id, invoice.customer_id,
                                                     retries.RetryAction.ASK_TO_AUTHENTICATE.value, None, reason,
                                                     False))
         if invoice.subscription_id:
             events += _mark_past_due(ctx, uow, invoice.subscription_id)
         return events
-    return _fail(ctx, uow, attempt, decline, raw_code, provider_payment_id)
+    return _fail(ctx, uow, attempt, decline, raw_code, provider_payment_id, invoice)
 
 
-def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, provider_payment_id: str | None
-             ) -> list[Event]:
+def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, provider_payment_id: str | None,
+             invoice: Invoice | None = None) -> list[Event]:
     updated, events = attempts_.succeeded(attempt, provider_payment_id, ctx.now())
     if not events:
         return []
     uow.attempts.save(updated)
-    invoice = uow.invoices.get(attempt.invoice_id)
+    invoice = invoice or uow.invoices.get(attempt.invoice_id)
     overdue = invoice.due_on is not None and invoice.due_on < ctx.today()  # only then fees or interest
     charges = uow.dunning.charges_for_invoice(invoice.id) if overdue else []
     owed = invoice.amount_due + sum((c.open for c in charges), Money.zero(invoice.currency)) \
@@ -226,11 +286,11 @@ def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, prov
 
 
 def _fail(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline: Decline | None,
-          raw_code: str | None, provider_payment_id: str | None) -> list[Event]:
+          raw_code: str | None, provider_payment_id: str | None, invoice: Invoice | None = None) -> list[Event]:
     updated, events = attempts_.failed(attempt, decline, raw_code, ctx.now(), provider_payment_id)
     if not events:
         return []
-    invoice = uow.invoices.get(attempt.invoice_id)
+    invoice = invoice or uow.invoices.get(attempt.invoice_id)
     events += _schedule_retry(ctx, uow, updated, invoice)
     if invoice.subscription_id:
         events += _mark_past_due(ctx, uow, invoice.subscription_id)
@@ -339,28 +399,73 @@ def resolve_interrupted(ctx: ServiceContext, report: CollectionReport | None = N
             return resolved
 
 
-def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None = None) -> int:
+def deliver_gateway_events(ctx: ServiceContext, report: CollectionReport | None = None, *,
+                           batch_size: int = DEFAULT_BATCH) -> int:
     """Pull the deliveries a gateway has waiting (the sandbox keeps them) and apply each."""
     gateway = gateway_of(ctx)
     due_events = getattr(gateway, "due_events", None)
     if due_events is None:
         return 0
-    applied = 0
+    parsed: list[GatewayEvent] = []
     for headers, body in due_events(ctx.now()):
         try:
-            event = gateway.parse_event(headers, body)
+            parsed.append(gateway.parse_event(headers, body))
         except (InvalidSignature, MalformedEvent) as exc:  # refuse this one; the rest of the batch still counts
             log.warning("refused a delivery from gateway %s: %s", gateway.name, exc)
             if report is not None:
                 report.problems.append(CollectionProblem("-", exc.code, f"gateway delivery refused: {exc}"))
-            continue
-        if apply_gateway_event(ctx, event):
+    applied = 0
+    for start in range(0, len(parsed), batch_size):
+        for event in apply_gateway_events(ctx, parsed[start:start + batch_size]):
             applied += 1
             if report is not None:
                 report.events_by_type[event.type.value] = report.events_by_type.get(event.type.value, 0) + 1
     if report is not None:
         report.events_applied += applied
     return applied
+
+
+def apply_gateway_events(ctx: ServiceContext, batch: list[GatewayEvent]) -> list[GatewayEvent]:
+    """Apply a batch of gateway events exactly once each, in order; the ones that changed something.
+
+    Consecutive payment news is applied in one transaction; refund news, which may first have to settle a
+    refund interrupted by a crash, on its own. If a transaction fails, its events are applied one by one.
+    """
+    applied: list[GatewayEvent] = []
+    run: list[GatewayEvent] = []
+    for event in [*batch, None]:
+        if event is not None and event.type not in _REFUND_EVENTS:
+            run.append(event)
+            continue
+        if run:
+            applied += _apply_together(ctx, run)
+            run = []
+        if event is not None and apply_gateway_event(ctx, event):
+            applied.append(event)
+    return applied
+
+
+def _apply_together(ctx: ServiceContext, run: list[GatewayEvent]) -> list[GatewayEvent]:
+    if len(run) > 1:
+        gateway = gateway_of(ctx).name
+        try:
+            with ctx.uow() as uow:
+                applied, events = [], []
+                for event in run:
+                    changed, more = _apply_in(ctx, uow, gateway, event)
+                    events += more
+                    if changed:
+                        applied.append(event)
+                uow.events.add(events, ctx.now())
+                uow.commit()
+                return applied
+        except Exception:
+            log.warning("applying %d gateway events together failed; applying them one by one", len(run),
+                        exc_info=True)
+    return [event for event in run if apply_gateway_event(ctx, event)]
+
+
+_REFUND_EVENTS = frozenset({GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED})
 
 
 def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
@@ -372,28 +477,30 @@ def apply_gateway_event(ctx: ServiceContext, event: GatewayEvent) -> bool:
         if not known:  # it may be ours, sent by a run that crashed before recording the gateway's answer
             refunds.resolve_pending_for_payment(ctx, event.provider_payment_id)
     with ctx.uow() as uow:
-        attempt = uow.attempts.by_provider_id(gateway.name, event.provider_payment_id)
-        refund_event = event.type in {GatewayEventType.REFUND_SUCCEEDED, GatewayEventType.REFUND_FAILED}
-        if attempt is None and not refund_event:
-            # A payment not known yet: its charge may be made but not recorded (a collector crashed in
-            # between). Keep the event; it is applied when the attempt learns its payment id.
-            uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(), None,
-                                      provider_payment_id=event.provider_payment_id,
-                                      waiting=gateway_port.event_to_dict(event))
-            uow.commit()
-            return False
-        if not uow.gateway_events.record(gateway.name, event.id, event.type.value, ctx.now(),
-                                         attempt.id if attempt else None,
-                                         provider_payment_id=event.provider_payment_id):
-            return False
-        events: list[Event] = []
-        if refund_event:
-            events = refunds.apply_refund_event(ctx, uow, attempt, event)
-        elif attempt is not None:
-            events = _apply_event(ctx, uow, attempt, event)
+        changed, events = _apply_in(ctx, uow, gateway.name, event)
         uow.events.add(events, ctx.now())
         uow.commit()
-        return attempt is not None
+        return changed
+
+
+def _apply_in(ctx: ServiceContext, uow: UnitOfWork, gateway: str, event: GatewayEvent) -> tuple[bool, list[Event]]:
+    attempt = uow.attempts.by_provider_id(gateway, event.provider_payment_id)
+    refund_event = event.type in _REFUND_EVENTS
+    if attempt is None and not refund_event:
+        # A payment not known yet: its charge may be made but not recorded (a collector crashed in
+        # between). Keep the event; it is applied when the attempt learns its payment id.
+        uow.gateway_events.record(gateway, event.id, event.type.value, ctx.now(), None,
+                                  provider_payment_id=event.provider_payment_id,
+                                  waiting=gateway_port.event_to_dict(event))
+        return False, []
+    if not uow.gateway_events.record(gateway, event.id, event.type.value, ctx.now(),
+                                     attempt.id if attempt else None,
+                                     provider_payment_id=event.provider_payment_id):
+        return False, []
+    if refund_event:
+        return attempt is not None, refunds.apply_refund_event(ctx, uow, attempt, event)
+    assert attempt is not None
+    return True, _apply_event(ctx, uow, attempt, event)
 
 
 def _apply_event(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent) -> list[Event]:

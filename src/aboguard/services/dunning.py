@@ -63,13 +63,15 @@ def run_dunning(ctx: ServiceContext, *, batch_size: int = DEFAULT_BATCH,
     today = ctx.today()
     with ctx.uow() as uow:
         policies = uow.dunning.policies()
+    plan_codes: dict[str, str] = {}  # plan version -> plan code
     while True:  # open cases for overdue invoices
         with ctx.uow() as uow:
             overdue = uow.invoices.overdue_without_dunning(today, limit=batch_size)
+            customers = uow.customers.get_many([invoice.customer_id for invoice in overdue])
             for invoice in overdue:
-                customer = uow.customers.get(invoice.customer_id)
-                policy = rules.choose_policy(policies, customer_kind=customer.kind,
-                                             method_kind=invoice.payment_method, plan_code=_plan_code(uow, invoice))
+                customer = customers[invoice.customer_id]
+                policy = rules.choose_policy(policies, customer_kind=customer.kind, method_kind=invoice.payment_method,
+                                             plan_code=_plan_code(uow, invoice, plan_codes))
                 uow.dunning.add_case(rules.open_case(ctx.new_id(), invoice_id=invoice.id,
                                                      customer_id=invoice.customer_id, due_on=invoice.due_on or today,
                                                      policy=policy, now=ctx.now()))
@@ -100,11 +102,14 @@ def _fallback(uow: UnitOfWork, case: DunningCase) -> DunningPolicy:
     return rules.choose_policy((), customer_kind=customer.kind, method_kind=None, plan_code=None)
 
 
-def _plan_code(uow: UnitOfWork, invoice: Invoice) -> str | None:
+def _plan_code(uow: UnitOfWork, invoice: Invoice, known: dict[str, str] | None = None) -> str | None:
     if not invoice.subscription_id:
         return None
-    sub = uow.subscriptions.get(SubscriptionId(invoice.subscription_id))
-    return uow.plans.get(uow.plans.get_version(sub.plan_version_id).plan_id).code
+    version = uow.subscriptions.get(SubscriptionId(invoice.subscription_id)).plan_version_id
+    known = {} if known is None else known
+    if version not in known:
+        known[version] = uow.plans.get(uow.plans.get_version(version).plan_id).code
+    return known[version]
 
 
 def _perform(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase, policy: DunningPolicy, today: date,

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, Self
 
 from aboguard.domain.bank_lines import BankLine, LineStatus
-from aboguard.domain.catalog import Plan, PlanVersion, Product
+from aboguard.domain.catalog import PaymentMethodKind, Plan, PlanVersion, Product
 from aboguard.domain.customers import Customer
 from aboguard.domain.dunning import CaseStatus, DunningCase, DunningPolicy, TimelineEntry
 from aboguard.domain.dunning_charges import DunningCharge
@@ -195,6 +195,10 @@ class PaymentMethodRepository(Protocol):
         """The default method of each customer that has one, in one query."""
         ...
 
+    def default_kinds_for(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, PaymentMethodKind]:
+        """The kind of each customer's default method, without decrypting anything."""
+        ...
+
     def find_by_mandate_reference(self, reference: str) -> PaymentMethod | None:
         """Compared case-insensitively."""
         ...
@@ -255,6 +259,8 @@ class GatewayEventLog(Protocol):
                waiting: dict[str, Any] | None = None) -> bool:
         """True when the event is new (now recorded); False when it was seen before."""
         ...
+
+    def waiting_for(self, gateway: str, provider_payment_ids: Collection[str]) -> set[str]: ...
 
     def take_waiting(self, gateway: str, provider_payment_id: str, attempt_id: str) -> list[dict[str, Any]]: ...
 

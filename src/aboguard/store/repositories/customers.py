@@ -13,7 +13,7 @@ from aboguard.ids import CustomerId
 from aboguard.store import rows
 from aboguard.store.tables import customers
 
-from ._base import execute_guarded, one_of
+from ._base import execute_guarded, one_of, select_where, where
 
 
 class SqlCustomerRepository:
@@ -31,7 +31,7 @@ class SqlCustomerRepository:
             raise error
 
     def get(self, customer_id: CustomerId) -> Customer:
-        row = self._conn.execute(select(customers).where(customers.c.id == customer_id)).mappings().first()
+        row = self._conn.execute(select_where(customers, "id"), where(id=customer_id)).mappings().first()
         if row is None:
             raise CustomerNotFound(f"no customer with id {customer_id!r}")
         return rows.customer_from_row(row)

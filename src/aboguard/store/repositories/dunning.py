@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.dunning import (
@@ -22,6 +22,11 @@ from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.ids import CustomerId, InvoiceId
 from aboguard.money import Money
 from aboguard.store.tables import dunning_cases, dunning_charges, dunning_policies, dunning_timeline
+
+from ._base import insert_row, select_where, update_versioned, where
+
+_NEXT_SEQ = select(func.coalesce(func.max(dunning_timeline.c.seq), 0)).where(
+    dunning_timeline.c.case_id == bindparam("case_id"))
 
 
 class DunningCaseNotFound(NotFound):
@@ -97,15 +102,15 @@ class SqlDunning:
     # -- cases -----------------------------------------------------------------------------------------------
 
     def add_case(self, case: DunningCase) -> None:
-        self._conn.execute(insert(dunning_cases).values(_case_row(case)))
+        insert_row(self._conn, dunning_cases, _case_row(case))
 
     def case_for_invoice(self, invoice_id: str) -> DunningCase | None:
-        row = self._conn.execute(select(dunning_cases).where(dunning_cases.c.invoice_id == invoice_id)
+        row = self._conn.execute(select_where(dunning_cases, "invoice_id"), where(invoice_id=invoice_id)
                                  ).mappings().first()
         return _case(row) if row is not None else None
 
     def get_case(self, case_id: str) -> DunningCase:
-        row = self._conn.execute(select(dunning_cases).where(dunning_cases.c.id == case_id)).mappings().first()
+        row = self._conn.execute(select_where(dunning_cases, "id"), where(id=case_id)).mappings().first()
         if row is None:
             raise DunningCaseNotFound(f"no dunning case {case_id!r}")
         return _case(row)
@@ -114,10 +119,7 @@ class SqlDunning:
         values = _case_row(case)
         for fixed in ("id", "invoice_id", "customer_id", "created_at", "version"):
             del values[fixed]
-        result = self._conn.execute(update(dunning_cases)
-                                    .where(dunning_cases.c.id == case.id, dunning_cases.c.version == case.version)
-                                    .values(**values, version=dunning_cases.c.version + 1))
-        if result.rowcount == 0:
+        if update_versioned(self._conn, dunning_cases, values, case.id, case.version) == 0:
             raise ConcurrentUpdate(f"the dunning of invoice {case.invoice_id} was changed by someone else; run again")
         return replace(case, version=case.version + 1)
 
@@ -152,14 +154,13 @@ class SqlDunning:
     # -- timeline --------------------------------------------------------------------------------------------
 
     def add_entry(self, entry: TimelineEntry) -> None:
-        self._conn.execute(insert(dunning_timeline).values(
+        insert_row(self._conn, dunning_timeline, dict(
             id=entry.id, case_id=entry.case_id, invoice_id=entry.invoice_id, seq=entry.seq, action=entry.action,
             happened_on=entry.happened_on, created_at=entry.created_at, detail=entry.detail, channel=entry.channel,
             fee_minor=entry.fee_minor, interest_minor=entry.interest_minor, currency=entry.currency))
 
     def next_seq(self, case_id: str) -> int:
-        return int(self._conn.execute(select(func.coalesce(func.max(dunning_timeline.c.seq), 0))
-                                      .where(dunning_timeline.c.case_id == case_id)).scalar_one()) + 1
+        return int(self._conn.execute(_NEXT_SEQ, {"case_id": case_id}).scalar_one()) + 1
 
     def timeline(self, case_id: str) -> list[TimelineEntry]:
         query = select(dunning_timeline).where(dunning_timeline.c.case_id == case_id).order_by(dunning_timeline.c.seq)
@@ -168,12 +169,11 @@ class SqlDunning:
     # -- charges ---------------------------------------------------------------------------------------------
 
     def add_charge(self, charge: DunningCharge) -> None:
-        self._conn.execute(insert(dunning_charges).values(_charge_row(charge)))
+        insert_row(self._conn, dunning_charges, _charge_row(charge))
 
     def charges_for_invoice(self, invoice_id: str) -> list[DunningCharge]:
-        query = (select(dunning_charges).where(dunning_charges.c.invoice_id == invoice_id)
-                 .order_by(dunning_charges.c.charged_on, dunning_charges.c.id))
-        return [_charge(row) for row in self._conn.execute(query).mappings()]
+        query = select_where(dunning_charges, "invoice_id", order_by=("charged_on", "id"))
+        return [_charge(row) for row in self._conn.execute(query, where(invoice_id=invoice_id)).mappings()]
 
     def charges_for_customer(self, customer_id: str) -> list[DunningCharge]:
         query = (select(dunning_charges).where(dunning_charges.c.customer_id == customer_id)
@@ -184,11 +184,7 @@ class SqlDunning:
         values = _charge_row(charge)
         for fixed in ("id", "case_id", "invoice_id", "customer_id", "created_at", "version"):
             del values[fixed]
-        result = self._conn.execute(update(dunning_charges)
-                                    .where(dunning_charges.c.id == charge.id,
-                                           dunning_charges.c.version == charge.version)
-                                    .values(**values, version=dunning_charges.c.version + 1))
-        if result.rowcount == 0:
+        if update_versioned(self._conn, dunning_charges, values, charge.id, charge.version) == 0:
             raise ConcurrentUpdate(f"dunning charge {charge.id} was changed by someone else; run again")
         return replace(charge, version=charge.version + 1)
 

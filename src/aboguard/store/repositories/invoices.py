@@ -6,20 +6,22 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
+from aboguard.domain.payments import IN_FLIGHT
 from aboguard.errors import ConcurrentUpdate, InvoiceNotFound
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store import rows
 from aboguard.store.bulk import insert_many
-from aboguard.store.tables import dunning_cases, invoice_lines, invoices
+from aboguard.store.tables import dunning_cases, invoice_lines, invoices, payment_attempts
 from aboguard.store.uow import DuplicateDocument
 
-from ._base import one_of
+from ._base import one_of, select_where, update_versioned, where
 
 __all__ = ["DuplicateDocument", "SqlInvoiceRepository"]
 CHUNK = 500  # ids per IN (...) list
@@ -66,7 +68,7 @@ class SqlInvoiceRepository:
         return found
 
     def get(self, invoice_id: InvoiceId) -> Invoice:
-        found = self._load(select(invoices).where(invoices.c.id == invoice_id))
+        found = self._load(select_where(invoices, "id"), where(id=invoice_id))
         if not found:
             raise InvoiceNotFound(f"no invoice or credit note with id {invoice_id!r}")
         return found[0]
@@ -110,13 +112,10 @@ class SqlInvoiceRepository:
     def save(self, invoice: Invoice) -> Invoice:
         """Store the settlement of an issued document (status, paid, credited, next collection date); its
         content never changes."""
-        result = self._conn.execute(
-            update(invoices)
-            .where(invoices.c.id == invoice.id, invoices.c.version == invoice.version)
-            .values(status=invoice.status.value, paid_minor=invoice.paid.minor,
-                    credited_minor=invoice.credited.minor, collect_on=invoice.collect_on,
-                    version=invoices.c.version + 1))
-        if result.rowcount == 0:
+        changed = update_versioned(self._conn, invoices, {
+            "status": invoice.status.value, "paid_minor": invoice.paid.minor,
+            "credited_minor": invoice.credited.minor, "collect_on": invoice.collect_on}, invoice.id, invoice.version)
+        if changed == 0:
             stored = self._conn.execute(select(invoices.c.version).where(invoices.c.id == invoice.id)).scalar()
             if stored is None:
                 raise InvoiceNotFound(f"no invoice or credit note with id {invoice.id!r}")
@@ -134,11 +133,16 @@ class SqlInvoiceRepository:
         return self._load(query)
 
     def overdue_without_dunning(self, today: date, *, limit: int) -> list[Invoice]:
-        """Open invoices past their due date that no dunning case has taken up yet (by the status/due index)."""
+        """Open invoices past their due date that no dunning case has taken up yet and no payment is on its way
+        for (by the status/due index)."""
         query = (select(invoices)
                  .where(invoices.c.status.in_([InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value]),
                         invoices.c.kind == DocumentKind.INVOICE.value, invoices.c.due_on < today,
-                        ~select(dunning_cases.c.id).where(dunning_cases.c.invoice_id == invoices.c.id).exists())
+                        ~select(dunning_cases.c.id).where(dunning_cases.c.invoice_id == invoices.c.id).exists(),
+                        # a payment on its way (a SEPA debit not yet settled) is not a reason to dun
+                        ~select(payment_attempts.c.id).where(
+                            payment_attempts.c.invoice_id == invoices.c.id,
+                            payment_attempts.c.status.in_([status.value for status in IN_FLIGHT])).exists())
                  .order_by(invoices.c.due_on, invoices.c.id).limit(limit))
         return self._load(query)
 
@@ -161,11 +165,16 @@ class SqlInvoiceRepository:
             result[customer_id][currency] = int(amount)
         return dict(result)
 
-    def _load(self, query) -> list[Invoice]:
-        heads = self._conn.execute(query).mappings().all()
+    def _load(self, query, params: dict[str, Any] | None = None) -> list[Invoice]:
+        heads = self._conn.execute(query, params).mappings().all()
         if not heads:
             return []
         lines: dict[str, list] = defaultdict(list)
+        if len(heads) == 1:  # one invoice (a lookup by id): the prebuilt statement
+            for line in self._conn.execute(select_where(invoice_lines, "invoice_id"),
+                                           where(invoice_id=heads[0]["id"])).mappings():
+                lines[line["invoice_id"]].append(line)
+            return [rows.invoice_from_rows(heads[0], lines[heads[0]["id"]])]
         ids = [head["id"] for head in heads]
         for chunk in (ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)):
             query = select(invoice_lines).where(one_of(self._conn, invoice_lines.c.invoice_id, chunk))

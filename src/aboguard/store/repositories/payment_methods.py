@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from aboguard.domain.catalog import PaymentMethodKind
 from aboguard.domain.payment_methods import PaymentMethod, PaymentMethodStatus
 from aboguard.errors import ConcurrentUpdate, DuplicateMandateReference, PaymentMethodNotFound
 from aboguard.ids import CustomerId, PaymentMethodId
@@ -84,6 +85,15 @@ class SqlPaymentMethodRepository:
             payment_methods.c.is_default.is_(True), payment_methods.c.status == _ACTIVE)
         found = (rows.payment_method_from_row(row, self._secrets) for row in self._conn.execute(query).mappings())
         return {method.customer_id: method for method in found}
+
+    def default_kinds_for(self, customer_ids: Collection[CustomerId]) -> dict[CustomerId, PaymentMethodKind]:
+        """The kind of each customer's default method (no secrets decrypted), in one query."""
+        if not customer_ids:
+            return {}
+        query = select(payment_methods.c.customer_id, payment_methods.c.kind).where(
+            one_of(self._conn, payment_methods.c.customer_id, sorted(set(customer_ids))),
+            payment_methods.c.is_default.is_(True), payment_methods.c.status == _ACTIVE)
+        return {CustomerId(customer): PaymentMethodKind(kind) for customer, kind in self._conn.execute(query)}
 
     def find_by_mandate_reference(self, reference: str) -> PaymentMethod | None:
         """The method with this mandate reference, compared case-insensitively (REFERENCE.md 1.3)."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.catalog import PaymentMethodKind
@@ -18,7 +18,7 @@ from aboguard.money import Money
 from aboguard.store.bulk import insert_many
 from aboguard.store.tables import gateway_events, payment_attempts
 
-from ._base import execute_guarded, one_of
+from ._base import insert_if_new, insert_row, one_of, select_where, update_versioned, where
 
 _FIELDS = ("id", "invoice_id", "customer_id", "number", "idempotency_key", "payment_method_id", "gateway",
            "created_at", "updated_at", "provider_payment_id", "raw_code", "decline_code", "decline_class",
@@ -50,7 +50,7 @@ class SqlPaymentAttempts:
         self._conn = connection
 
     def add(self, attempt: PaymentAttempt) -> None:
-        self._conn.execute(insert(payment_attempts).values(_to_row(attempt)))
+        insert_row(self._conn, payment_attempts, _to_row(attempt))
 
     def add_many(self, attempts: Sequence[PaymentAttempt]) -> None:
         insert_many(self._conn, payment_attempts, [_to_row(a) for a in attempts])
@@ -65,7 +65,7 @@ class SqlPaymentAttempts:
         return {invoice_id: int(n) for invoice_id, n in self._conn.execute(query)}
 
     def get(self, attempt_id: str) -> PaymentAttempt:
-        row = self._conn.execute(select(payment_attempts).where(payment_attempts.c.id == attempt_id)).mappings().first()
+        row = self._conn.execute(select_where(payment_attempts, "id"), where(id=attempt_id)).mappings().first()
         if row is None:
             raise AttemptNotFound(f"no payment attempt with id {attempt_id!r}")
         return _from_row(row)
@@ -80,20 +80,15 @@ class SqlPaymentAttempts:
         return _from_row(row)
 
     def by_provider_id(self, gateway: str, provider_payment_id: str) -> PaymentAttempt | None:
-        row = self._conn.execute(select(payment_attempts).where(
-            payment_attempts.c.gateway == gateway,
-            payment_attempts.c.provider_payment_id == provider_payment_id)).mappings().first()
+        row = self._conn.execute(select_where(payment_attempts, "gateway", "provider_payment_id"),
+                                 where(gateway=gateway, provider_payment_id=provider_payment_id)).mappings().first()
         return _from_row(row) if row is not None else None
 
     def save(self, attempt: PaymentAttempt) -> PaymentAttempt:
         values = _to_row(attempt)
         for fixed in ("id", "created_at", "version", "idempotency_key", "invoice_id", "number"):
             del values[fixed]
-        result = self._conn.execute(update(payment_attempts)
-                                    .where(payment_attempts.c.id == attempt.id,
-                                           payment_attempts.c.version == attempt.version)
-                                    .values(**values, version=payment_attempts.c.version + 1))
-        if result.rowcount == 0:
+        if update_versioned(self._conn, payment_attempts, values, attempt.id, attempt.version) == 0:
             raise ConcurrentUpdate(f"payment attempt {attempt.id} was changed by someone else; run again")
         return replace(attempt, version=attempt.version + 1)
 
@@ -137,6 +132,11 @@ class SqlPaymentAttempts:
         return [_from_row(row) for row in self._conn.execute(query).mappings()]
 
 
+_WAITING = select(gateway_events.c.event_id, gateway_events.c.waiting).where(
+    gateway_events.c.gateway == bindparam("gateway"), gateway_events.c.provider_payment_id == bindparam("payment"),
+    gateway_events.c.waiting.is_not(None))
+
+
 class SqlGatewayEventLog:
     """Which gateway events were applied: the unique (gateway, event id) makes applying one twice a no-op."""
 
@@ -148,16 +148,22 @@ class SqlGatewayEventLog:
                waiting: dict[str, Any] | None = None) -> bool:
         """True if this event is new (and now recorded), False if it was seen before. ``waiting`` keeps an
         event for a payment not known yet, to be applied once it is (:meth:`take_waiting`)."""
-        error = execute_guarded(self._conn, insert(gateway_events).values(
-            gateway=gateway, event_id=event_id, event_type=event_type, received_at=received_at,
-            attempt_id=attempt_id, provider_payment_id=provider_payment_id, waiting=waiting))
-        return error is None
+        row = {"gateway": gateway, "event_id": event_id, "event_type": event_type, "received_at": received_at,
+               "attempt_id": attempt_id, "provider_payment_id": provider_payment_id, "waiting": waiting}
+        return insert_if_new(self._conn, gateway_events, row) == 1
+
+    def waiting_for(self, gateway: str, provider_payment_ids: Collection[str]) -> set[str]:
+        """Those of these payments that have events kept for them (see :meth:`record`), in one query."""
+        if not provider_payment_ids:
+            return set()
+        query = select(gateway_events.c.provider_payment_id).where(
+            gateway_events.c.gateway == gateway, gateway_events.c.waiting.is_not(None),
+            one_of(self._conn, gateway_events.c.provider_payment_id, list(provider_payment_ids)))
+        return set(self._conn.execute(query).scalars())
 
     def take_waiting(self, gateway: str, provider_payment_id: str, attempt_id: str) -> list[dict[str, Any]]:
         """The events kept for this payment, oldest first, now marked as applied to ``attempt_id``."""
-        rows = self._conn.execute(select(gateway_events.c.event_id, gateway_events.c.waiting).where(
-            gateway_events.c.gateway == gateway, gateway_events.c.provider_payment_id == provider_payment_id,
-            gateway_events.c.waiting.is_not(None))).all()
+        rows = self._conn.execute(_WAITING, {"gateway": gateway, "payment": provider_payment_id}).all()
         if rows:
             self._conn.execute(update(gateway_events).where(
                 gateway_events.c.gateway == gateway,

@@ -15,7 +15,7 @@ from aboguard.ids import PlanId, PlanVersionId
 from aboguard.store import rows
 from aboguard.store.tables import plan_versions, plans
 
-from ._base import execute_guarded
+from ._base import execute_guarded, select_where, where
 
 
 class SqlPlanRepository:
@@ -43,7 +43,7 @@ class SqlPlanRepository:
             raise PlanNotFound(f"no plan with id {version.plan_id!r}")
 
     def get(self, plan_id: PlanId) -> Plan:
-        found = self._load(select(plans).where(plans.c.id == plan_id))
+        found = self._load(select_where(plans, "id"), where(id=plan_id))
         if not found:
             raise PlanNotFound(f"no plan with id {plan_id!r}")
         return found[0]
@@ -55,12 +55,11 @@ class SqlPlanRepository:
         return plan
 
     def find_by_code(self, code: str) -> Plan | None:
-        found = self._load(select(plans).where(plans.c.code == code))
+        found = self._load(select_where(plans, "code"), where(code=code))
         return found[0] if found else None
 
     def get_version(self, version_id: PlanVersionId) -> PlanVersion:
-        row = self._conn.execute(
-            select(plan_versions).where(plan_versions.c.id == version_id)).mappings().first()
+        row = self._conn.execute(select_where(plan_versions, "id"), where(id=version_id)).mappings().first()
         if row is None:
             raise PlanNotFound(f"no plan version with id {version_id!r}")
         return rows.version_from_row(row)
@@ -71,10 +70,14 @@ class SqlPlanRepository:
             query = query.where(plans.c.active.is_(True))
         return self._load(query)
 
-    def _load(self, query: Select[Any]) -> list[Plan]:
-        plan_rows: Sequence[RowMapping] = self._conn.execute(query).mappings().all()
+    def _load(self, query: Select[Any], params: dict[str, Any] | None = None) -> list[Plan]:
+        plan_rows: Sequence[RowMapping] = self._conn.execute(query, params).mappings().all()
         if not plan_rows:
             return []
+        if len(plan_rows) == 1:
+            versions = self._conn.execute(select_where(plan_versions, "plan_id", order_by=("number",)),
+                                          where(plan_id=plan_rows[0]["id"])).mappings()
+            return [rows.plan_from_row(plan_rows[0], [rows.version_from_row(v) for v in versions])]
         version_rows = self._conn.execute(
             select(plan_versions).where(plan_versions.c.plan_id.in_([r["id"] for r in plan_rows]))
             .order_by(plan_versions.c.plan_id, plan_versions.c.number)).mappings()

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from aboguard.domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
@@ -17,7 +17,7 @@ from aboguard.store import rows
 from aboguard.store.bulk import update_many_versioned
 from aboguard.store.tables import subscriptions
 
-from ._base import none_of, one_of
+from ._base import none_of, one_of, select_where, update_versioned, where
 
 _BILLABLE = sorted(status.value for status in BILLABLE)
 
@@ -30,8 +30,7 @@ class SqlSubscriptionRepository:
         self._conn.execute(insert(subscriptions).values(rows.subscription_to_row(sub)))
 
     def get(self, subscription_id: SubscriptionId) -> Subscription:
-        row = self._conn.execute(
-            select(subscriptions).where(subscriptions.c.id == subscription_id)).mappings().first()
+        row = self._conn.execute(select_where(subscriptions, "id"), where(id=subscription_id)).mappings().first()
         if row is None:
             raise SubscriptionNotFound(f"no subscription with id {subscription_id!r}")
         return rows.subscription_from_row(row)
@@ -40,11 +39,7 @@ class SqlSubscriptionRepository:
         values = rows.subscription_to_row(sub)
         for fixed in ("id", "created_at", "version"):
             del values[fixed]
-        result = self._conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.id == sub.id, subscriptions.c.version == sub.version)
-            .values(**values, version=subscriptions.c.version + 1))
-        if result.rowcount == 0:
+        if update_versioned(self._conn, subscriptions, values, sub.id, sub.version) == 0:
             exists = self._conn.execute(
                 select(subscriptions.c.version).where(subscriptions.c.id == sub.id)).scalar_one_or_none()
             if exists is None:
