@@ -352,5 +352,6 @@ def test_no_dunning_while_a_debit_waits_for_export_or_the_bank(ctx: ServiceConte
     sepa.export_collections(ctx, tmp_path / "d.xml")
     ctx.clock.advance(days=10)  # type: ignore[attr-defined]
     dunning.run_dunning(ctx)  # submitted: on its way
+    invoice_id = invoice_of(ctx, sub).id
     with ctx.uow() as uow:
-        assert uow.dunning.case_for_invoice(invoice_of(ctx, sub).id) is None
+        assert uow.dunning.case_for_invoice(invoice_id) is None
