@@ -351,7 +351,7 @@ def test_a_file_that_breaks_the_schema_exports_nothing(ctx: ServiceContext, tmp_
     monkeypatch.setattr(pain008, "amount_text", lambda amount: "9,99")  # not a decimal the schema accepts
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(sepa.InvalidSepaFile, match="did not pass the pain.008.001.08 schema"):
+    with pytest.raises(sepa.InvalidSepaFile, match=r"did not pass the pain\.008\.001\.08 schema"):
         sepa.export_collections(ctx, out / "bad.xml")
     assert list(out.iterdir()) == [] and sepa.list_files(ctx) == []
     assert attempt_of(ctx, sub).status is AttemptStatus.AWAITING_EXPORT
