@@ -355,3 +355,21 @@ def test_no_dunning_while_a_debit_waits_for_export_or_the_bank(ctx: ServiceConte
     invoice_id = invoice_of(ctx, sub).id
     with ctx.uow() as uow:
         assert uow.dunning.case_for_invoice(invoice_id) is None
+
+
+def test_a_file_that_breaks_the_schema_exports_nothing(ctx: ServiceContext, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from aboguard.bankfiles import pain008
+
+    _, sub = subscriber(ctx, "Paul Pohl", mandate("Paul Pohl"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    monkeypatch.setattr(pain008, "amount_text", lambda amount: "9,99")  # not a decimal the schema accepts
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(sepa.InvalidSepaFile, match=r"did not pass the pain\.008\.001\.08 schema"):
+        sepa.export_collections(ctx, out / "bad.xml")
+    assert list(out.iterdir()) == [] and sepa.list_files(ctx) == []
+    assert attempt_of(ctx, sub).status is AttemptStatus.AWAITING_EXPORT
+    monkeypatch.undo()
+    assert sepa.export_collections(ctx, out / "good.xml").transactions == 1

@@ -24,10 +24,16 @@ def namespace(message: str) -> str:
     return f"urn:iso:std:iso:20022:tech:xsd:{message}"
 
 
+class SchemaViolation(ValueError):
+    """A file that is not well-formed or breaks its ISO 20022 schema; the message names the first problem."""
+
+
 def validate_file(path: Path, message: str) -> None:
-    """Validate a file against its schema while streaming it (memory stays flat for large files).
-    Raises ``etree.XMLSyntaxError`` (or ``etree.DocumentInvalid``) naming the first problem."""
-    with path.open("rb") as handle:
-        for _, element in etree.iterparse(handle, events=("end",), schema=schema_for(message), huge_tree=True):
-            if len(element):  # a finished container: its children are validated, drop them
-                element.clear(keep_tail=True)
+    """Validate a file against its schema while streaming it (memory stays flat for large files)."""
+    try:
+        with path.open("rb") as handle:
+            for _, element in etree.iterparse(handle, events=("end",), schema=schema_for(message), huge_tree=True):
+                if len(element):  # a finished container: its children are validated, drop them
+                    element.clear(keep_tail=True)
+    except (etree.XMLSyntaxError, etree.DocumentInvalid) as exc:
+        raise SchemaViolation(str(exc)) from None

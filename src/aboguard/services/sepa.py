@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from aboguard.bankfiles import pain008
-from aboguard.bankfiles.xsd import validate_file
+from aboguard.bankfiles.xsd import SchemaViolation, validate_file
 from aboguard.domain import sepa
 from aboguard.domain.declines import classify_sepa
 from aboguard.domain.events import Event
@@ -117,10 +117,13 @@ def export_collections(ctx: ServiceContext, out: Path, *, collection_on: date | 
         try:
             digest = _write(uow, file_id, header, temp)
             validate_file(temp, fmt)
-        except Exception as exc:
+        except (SchemaViolation, ValueError) as exc:  # the file is wrong: nothing is marked exported
             temp.unlink(missing_ok=True)
             raise InvalidSepaFile(f"the pain.008 file did not pass the {fmt} schema, nothing was exported: "
                                   f"{exc}") from exc
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         uow.sepa_files.finish(file_id, digest, total)
         uow.events.add([*events, sepa.SepaFileExported(file_id, msg_id, fmt, due_on.isoformat(), total.count,
                                                   total.control_sum, digest)], ctx.now())
