@@ -33,6 +33,7 @@ test: check
 bench: install
 	$(BIN)/python bench/billing_periods.py
 	$(BIN)/python bench/billing_run.py --subscriptions 100000 --db sqlite
+	$(BIN)/python bench/sepa_files.py --collections 100000
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .ruff_cache .import_linter_cache

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 
 from aboguard.clock import Clock, SystemClock, TestClock
 from aboguard.config import NotifyConfig, Settings
-from aboguard.domain import retries
+from aboguard.domain import retries, sepa
 from aboguard.domain.early_payment import EarlyPaymentTerms
 from aboguard.domain.numbering import NumberPattern
+from aboguard.domain.payment_methods import normalise_bic, normalise_iban
 from aboguard.domain.portal import PortalTokens
 from aboguard.domain.tax import MerchantTax
 from aboguard.errors import NotInitialised, SecretsUnavailable
@@ -30,7 +31,7 @@ from aboguard.notify.templates import JinjaRenderer
 from aboguard.notify.webhooks_out import HttpWebhookSender
 from aboguard.payments.sandbox import SandboxGateway
 from aboguard.services import installation
-from aboguard.services.context import BillingSettings, ServiceContext
+from aboguard.services.context import BillingSettings, SepaSettings, ServiceContext
 from aboguard.store import migrate
 from aboguard.store.engine import make_engine, sqlite_url
 from aboguard.store.secrets import DeferredSecrets, NoSecrets, SecretBox, Secrets, generate_hint, key_file_secrets
@@ -83,12 +84,23 @@ def _skonto(raw: str) -> tuple[Decimal, int] | None:
     return terms.percent, terms.days
 
 
+def sepa_settings(settings: Settings) -> SepaSettings:
+    """The SEPA set-up, with the creditor identifier's check digits and the merchant's IBAN checked."""
+    return SepaSettings(
+        channel=settings.sepa_channel,
+        creditor_id=sepa.validate_creditor_id(settings.sepa_creditor_id) if settings.sepa_creditor_id else None,
+        creditor_name=settings.merchant_name,
+        iban=normalise_iban(settings.merchant_iban) if settings.merchant_iban else None,
+        bic=normalise_bic(settings.merchant_bic) if settings.merchant_bic else None,
+        lead_days=settings.sepa_lead_days, first_as_rcur=settings.sepa_first_as_rcur)
+
+
 def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingSettings) -> ServiceContext:
     uow = SqlUnitOfWorkFactory(engine, secrets_for(settings))
     ctx = ServiceContext(uow=uow, clock=clock, merchant_tz=settings.merchant_tz,
                          database_label=_label(database_url(settings)), billing=billing,
                          retry_policy=retries.policy_by_name(settings.retry_policy),
-                         notifier=notifier_for(settings, billing))
+                         notifier=notifier_for(settings, billing), sepa=sepa_settings(settings))
     ctx.gateway = _LazyGateway(lambda: _sandbox(settings, ctx))  # type: ignore[assignment]
     return ctx
 

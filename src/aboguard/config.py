@@ -130,6 +130,12 @@ class Settings:
     retry_policy: str = "smart"  # ABOGUARD_RETRY_POLICY: smart (decline-aware) or fixed (days 3, 5, 7)
     skonto: str = ""  # ABOGUARD_SKONTO: early-payment discount on pay-by-invoice invoices, e.g. "2/10"
     notify: NotifyConfig = field(default_factory=NotifyConfig)  # emails, portal links, webhooks
+    sepa_channel: str = "gateway"  # ABOGUARD_SEPA_CHANNEL: gateway (the provider collects) or file (pain.008)
+    sepa_creditor_id: str | None = None  # ABOGUARD_SEPA_CREDITOR_ID: Gläubiger-ID, checked by bootstrap
+    merchant_iban: str | None = None  # ABOGUARD_MERCHANT_IBAN: creditor account; shown on pay-by-invoice invoices
+    merchant_bic: str | None = None  # ABOGUARD_MERCHANT_BIC
+    sepa_lead_days: int = 1  # ABOGUARD_SEPA_LEAD_DAYS: banking days a pain.008 must reach the bank before due
+    sepa_first_as_rcur: bool = False  # ABOGUARD_SEPA_FIRST_AS_RCUR: first debits as RCUR (2016 rulebook)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +158,12 @@ class Settings:
         seed = (env.get("ABOGUARD_SANDBOX_SEED") or "").strip()
         if seed and not seed.lstrip("-").isdigit():
             raise InvalidInput(f"ABOGUARD_SANDBOX_SEED={seed!r} must be a whole number")
+        channel = (env.get("ABOGUARD_SEPA_CHANNEL") or "gateway").strip().lower()
+        if channel not in {"gateway", "file"}:
+            raise InvalidInput(f"ABOGUARD_SEPA_CHANNEL={channel!r} must be gateway or file")
+        lead = (env.get("ABOGUARD_SEPA_LEAD_DAYS") or "1").strip()
+        if not lead.isdigit() or not 1 <= int(lead) <= 10:
+            raise InvalidInput(f"ABOGUARD_SEPA_LEAD_DAYS={lead!r} must be a number of banking days from 1 to 10")
         data_dir = Path(env.get("ABOGUARD_DATA_DIR") or "./data")
         database_url = env.get("ABOGUARD_DATABASE_URL") or None
         # The key file lives in the data directory: the default one for the embedded SQLite database, an
@@ -176,6 +188,12 @@ class Settings:
             merchant_address=(env.get("ABOGUARD_MERCHANT_ADDRESS") or "").strip(),
             skonto=_skonto(env.get("ABOGUARD_SKONTO") or ""),
             notify=NotifyConfig.from_env(env),
+            sepa_channel=channel,
+            sepa_creditor_id=(env.get("ABOGUARD_SEPA_CREDITOR_ID") or "").strip() or None,
+            merchant_iban=(env.get("ABOGUARD_MERCHANT_IBAN") or "").strip() or None,
+            merchant_bic=(env.get("ABOGUARD_MERCHANT_BIC") or "").strip() or None,
+            sepa_lead_days=int(lead),
+            sepa_first_as_rcur=_flag(env, "ABOGUARD_SEPA_FIRST_AS_RCUR", default=False),
         )
 
 

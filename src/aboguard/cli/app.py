@@ -25,6 +25,7 @@ from . import (
     payments,
     plans,
     refunds,
+    sepa,
     simulate,
     subscriptions,
 )
@@ -55,6 +56,8 @@ app.add_typer(clock.app, name="clock")
 app.add_typer(invoices.app, name="invoices")
 app.add_typer(invoices.credit_notes, name="credit-notes")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(sepa.app, name="sepa")
+app.add_typer(sepa.bank, name="bank")
 app.command("bill")(billing.bill)
 app.add_typer(notify.app, name="notify")
 app.add_typer(notify.messages_app, name="messages")

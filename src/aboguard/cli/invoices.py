@@ -40,11 +40,17 @@ def list_(
 @app.command("show")
 def show(invoice: str = typer.Argument(..., help="Invoice id or number."), json_out: bool = JSON) -> None:
     """Show one invoice or credit note with its lines and VAT breakdown."""
-    found = service.get_invoice(context(), invoice)
+    ctx = context()
+    found = service.get_invoice(ctx, invoice)
+    pay = service.payment_instructions(ctx, found)
     if json_out:
-        emit_json(invoice_dict(found))
+        emit_json({**invoice_dict(found), "pay_by_transfer": None if pay is None else {
+            "account_holder": pay.account_holder, "iban": pay.iban, "bic": pay.bic, "reference": pay.reference,
+            "amount": pay.amount}})
     else:
         typer.echo(invoice_text(found))
+        if pay is not None:
+            typer.echo("\n" + "\n".join(f"  {line}" for line in pay.lines(found.buyer.locale or "en")))
 
 
 @credit_notes.command("create")

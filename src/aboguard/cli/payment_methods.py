@@ -37,6 +37,8 @@ def add(
                                                  help="SEPA: the mandate reference (generated if left out)."),
     mandate_signed_on: str | None = typer.Option(None, "--mandate-signed-on",
                                                  help="SEPA: date the mandate was signed (default today)."),
+    mandate_scheme: str | None = typer.Option(None, "--scheme", help="SEPA: core (default) or b2b (businesses)."),
+    mandate_type: str | None = typer.Option(None, "--mandate-type", help="SEPA: recurrent (default) or one_off."),
     bank_transfer: bool = typer.Option(False, "--bank-transfer", help="Pay by bank transfer (invoice)."),
     make_default: bool = typer.Option(False, "--default", help="Make it the customer's default method."),
     json_out: bool = JSON,
@@ -56,7 +58,7 @@ def add(
         last4=last4, exp_month=month, exp_year=year, payer_email=payer_email, iban=iban, bic=bic,
         account_holder=account_holder, mandate_reference=mandate_reference,
         mandate_signed_on=parse_date(mandate_signed_on, "--mandate-signed-on") if mandate_signed_on else None,
-        make_default=make_default,
+        mandate_scheme=mandate_scheme, mandate_type=mandate_type, make_default=make_default,
     )
     method = service.add_payment_method(context(), customer, spec)
     if json_out:
@@ -64,7 +66,8 @@ def add(
         return
     typer.echo(f"Added {method.label()}{' (default)' if method.is_default else ''}  id {method.id}")
     if method.mandate_reference:
-        typer.echo(f"  mandate {method.mandate_reference}, signed {method.mandate_signed_on}")
+        typer.echo(f"  mandate {method.mandate_reference} ({(method.mandate_scheme or 'core').upper()}, "
+                   f"{method.mandate_type or 'recurrent'}), signed {method.mandate_signed_on}")
 
 
 @app.command("list")
@@ -109,7 +112,11 @@ def payment_method_dict(m: PaymentMethod) -> dict[str, Any]:
         "brand": m.brand, "exp_month": m.exp_month, "exp_year": m.exp_year,
         "payer_email": mask_email(m.payer_email) if m.payer_email else None,
         "bic": m.bic, "account_holder": m.account_holder, "mandate_reference": m.mandate_reference,
-        "mandate_signed_on": m.mandate_signed_on, "created_at": m.created_at, "version": m.version,
+        "mandate_signed_on": m.mandate_signed_on, "mandate_scheme": m.mandate_scheme,
+        "mandate_type": m.mandate_type, "mandate_status": m.mandate_status,
+        "mandate_last_used_on": m.mandate_last_used_on,
+        "amendment_pending": bool(m.mandate_original_reference or m.mandate_original_iban or m.mandate_new_bank),
+        "created_at": m.created_at, "version": m.version,
     }
 
 

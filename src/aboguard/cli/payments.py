@@ -67,7 +67,8 @@ def tick(json_out: bool = JSON) -> None:
 def list_(
     invoice: str | None = typer.Option(None, "--invoice", help="Invoice number or id."),
     customer: str | None = typer.Option(None, "--customer"),
-    status: str | None = typer.Option(None, "--status", help="pending, succeeded, failed, requires_action, reversed"),
+    status: str | None = typer.Option(None, "--status", help="pending, succeeded, failed, requires_action, "
+                                      "reversed, awaiting_export or submitted"),
     limit: int = typer.Option(100, "--limit"),
     json_out: bool = JSON,
 ) -> None:
@@ -135,6 +136,7 @@ def payment_text(a: PaymentAttempt, invoice: Invoice) -> str:
 
 def collection_dict(report: CollectionReport) -> dict[str, Any]:
     return {"attempted": report.attempted, "succeeded": report.succeeded, "failed": report.failed,
+            "awaiting_export": report.awaiting_export,
             "pending": report.pending, "requires_action": report.requires_action, "resolved": report.resolved,
             "events_applied": report.events_applied, "events_by_type": report.events_by_type,
             "declines": [{"invoice": d.invoice, "code": d.code, "message": d.message} for d in report.declines],
@@ -149,7 +151,9 @@ def collection_summary(report: CollectionReport) -> str:
     lines = []
     if report.attempted:
         lines.append(f"Collection: {report.attempted} charged — {report.succeeded} succeeded ({money}), "
-                     f"{report.failed} failed, {report.pending} pending, {report.requires_action} need the customer.")
+                     f"{report.failed} failed, {report.pending} pending, {report.requires_action} need the customer."
+                     + (f" {report.awaiting_export} SEPA debit(s) wait for `aboguard sepa export`."
+                        if report.awaiting_export else ""))
     else:
         lines.append("Collection: nothing new to charge.")
     for decline in report.declines:

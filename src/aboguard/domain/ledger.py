@@ -42,6 +42,19 @@ def vat_payable(country: str, rate: Decimal) -> str:
     return f"vat:{country}:{_percent(rate)}"
 
 
+SEPA_FILE_RAIL = "sepa_file"  # the gateway name of SEPA debits sent to the bank as pain.008 files
+
+
+def customer_credit(customer_id: str) -> str:
+    """Money a customer paid beyond what they owed (an over-payment): owed back or set off later."""
+    return f"customer_credit:{customer_id}"
+
+
+def settlement_account(gateway: str) -> str:
+    """Where a collected payment lands: the bank itself for pain.008 debits, else the gateway's clearing."""
+    return BANK if gateway == SEPA_FILE_RAIL else clearing(gateway)
+
+
 def clearing(gateway: str) -> str:
     """Money a payment provider has confirmed but not yet paid out to the bank."""
     return f"clearing:{gateway}"
@@ -61,6 +74,7 @@ class EntryKind(StrEnum):
     FEE = "fee"
     DUNNING_CHARGE = "dunning_charge"
     WRITE_OFF = "write_off"
+    CUSTOMER_CREDIT = "customer_credit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +207,11 @@ def fee_entry(amount: Money, *, out_of: str, booked_on: date, entry_id: JournalE
     return JournalEntry(id=entry_id, kind=EntryKind.FEE, booked_on=booked_on, created_at=created_at,
                         lines=(JournalLine(FEES, amount), JournalLine(out_of, -amount)), document_id=document_id,
                         description=description)
+
+
+def credit_balance_entry(customer_id: CustomerId, amount: Money, *, into: str, booked_on: date,
+                         entry_id: JournalEntryId, created_at: datetime, description: str) -> JournalEntry:
+    """An over-payment: the money is in ``into``; the customer holds it as credit (a liability to them)."""
+    return JournalEntry(id=entry_id, kind=EntryKind.CUSTOMER_CREDIT, booked_on=booked_on, created_at=created_at,
+                        lines=(JournalLine(into, amount), JournalLine(customer_credit(customer_id), -amount)),
+                        customer_id=customer_id, description=description)

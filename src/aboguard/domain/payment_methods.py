@@ -64,6 +64,13 @@ class PaymentMethod:
     mandate_reference: str | None = None
     mandate_signed_on: date | None = None
     version: int = 1
+    mandate_scheme: str | None = None  # domain.sepa.MandateScheme: core or b2b
+    mandate_type: str | None = None  # domain.sepa.MandateType: recurrent or one_off
+    mandate_status: str | None = None  # domain.sepa.MandateStatus; expiry after 36 unused months is derived
+    mandate_last_used_on: date | None = None  # due date of the last collection presented under the mandate
+    mandate_original_reference: str | None = None  # amended: the reference the next collection reports
+    mandate_original_iban: str | None = None  # amended: the IBAN the next collection reports (a secret)
+    mandate_new_bank: bool = False  # amended to an IBAN at another bank (SMNDA)
 
     @property
     def is_active(self) -> bool:
@@ -131,6 +138,8 @@ class PaymentMethodSpec:
     account_holder: str | None = None
     mandate_reference: str | None = None
     mandate_signed_on: date | None = None
+    mandate_scheme: str | None = None
+    mandate_type: str | None = None
     make_default: bool = False
 
     def __repr__(self) -> str:
@@ -143,7 +152,7 @@ _FIELDS: dict[PaymentMethodKind, frozenset[str]] = {
     PaymentMethodKind.CARD: frozenset({"gateway_token", "brand", "last4", "exp_month", "exp_year"}),
     PaymentMethodKind.PAYPAL: frozenset({"gateway_token", "payer_email"}),
     PaymentMethodKind.SEPA_DEBIT: frozenset({"iban", "bic", "account_holder", "mandate_reference",
-                                             "mandate_signed_on"}),
+                                             "mandate_signed_on", "mandate_scheme", "mandate_type"}),
     PaymentMethodKind.BANK_TRANSFER: frozenset(),
 }
 _ALL_FIELDS = frozenset().union(*_FIELDS.values())
@@ -222,8 +231,15 @@ def _sepa(spec: PaymentMethodSpec, today: date) -> dict[str, object]:
     signed_on = spec.mandate_signed_on or today
     if signed_on > today:
         raise InvalidPaymentMethod(f"the mandate signature date {signed_on.isoformat()} is in the future")
+    scheme = (spec.mandate_scheme or "core").strip().lower()
+    if scheme not in {"core", "b2b"}:
+        raise InvalidPaymentMethod(f"mandate scheme {spec.mandate_scheme!r} must be core or b2b")
+    mandate_type = (spec.mandate_type or "recurrent").strip().lower().replace("-", "_")
+    if mandate_type not in {"recurrent", "one_off"}:
+        raise InvalidPaymentMethod(f"mandate type {spec.mandate_type!r} must be recurrent or one_off")
     return {"iban": iban, "bic": bic, "account_holder": holder, "mandate_reference": reference,
-            "mandate_signed_on": signed_on}
+            "mandate_signed_on": signed_on, "mandate_scheme": scheme, "mandate_type": mandate_type,
+            "mandate_status": "active"}
 
 
 def normalise_iban(raw: str) -> str:

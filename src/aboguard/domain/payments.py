@@ -30,9 +30,14 @@ class AttemptStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REVERSED = "reversed"  # succeeded, then returned or charged back
+    AWAITING_EXPORT = "awaiting_export"  # a SEPA debit on the bank-file rail, waiting for the next pain.008
+    SUBMITTED = "submitted"  # in a pain.008 file handed to the bank; settles or comes back via camt
 
 
 FINAL = frozenset({AttemptStatus.FAILED, AttemptStatus.REVERSED})
+IN_FLIGHT = frozenset({AttemptStatus.PENDING, AttemptStatus.AWAITING_EXPORT, AttemptStatus.SUBMITTED})
+_OPEN = frozenset({AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION, AttemptStatus.AWAITING_EXPORT,
+                   AttemptStatus.SUBMITTED})
 
 
 def idempotency_key(invoice_id: str, number: int) -> str:
@@ -76,6 +81,21 @@ def start(attempt_id: str, *, invoice_id: InvoiceId, customer_id: CustomerId, nu
                           status=AttemptStatus.PENDING, created_at=now, updated_at=now)
 
 
+def awaiting_export(attempt: PaymentAttempt, now: datetime) -> PaymentAttempt:
+    """The bank-file rail: the debit goes out with the next pain.008 export instead of a gateway call."""
+    if attempt.status is not AttemptStatus.PENDING:
+        return attempt
+    return replace(attempt, status=AttemptStatus.AWAITING_EXPORT, updated_at=now)
+
+
+def submitted(attempt: PaymentAttempt, end_to_end_id: str, now: datetime) -> PaymentAttempt:
+    """Written into a pain.008 file; the end-to-end id is how the bank's camt files name it."""
+    if attempt.status is not AttemptStatus.AWAITING_EXPORT:
+        raise InvalidTransition(f"attempt {attempt.id} is {attempt.status}; only one awaiting export can be "
+                                "submitted")
+    return replace(attempt, status=AttemptStatus.SUBMITTED, provider_payment_id=end_to_end_id, updated_at=now)
+
+
 def accepted(attempt: PaymentAttempt, provider_payment_id: str | None, now: datetime) -> PaymentAttempt:
     """The gateway took the charge but has not settled it yet (SEPA debits settle days later)."""
     if attempt.status is not AttemptStatus.PENDING:
@@ -86,7 +106,7 @@ def accepted(attempt: PaymentAttempt, provider_payment_id: str | None, now: date
 def succeeded(attempt: PaymentAttempt, provider_payment_id: str | None, now: datetime
               ) -> tuple[PaymentAttempt, list[ev.Event]]:
     """Money is in. A no-op for an attempt that already succeeded or ended otherwise."""
-    if attempt.status not in {AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION}:
+    if attempt.status not in _OPEN:
         return attempt, []
     done = replace(attempt, status=AttemptStatus.SUCCEEDED, updated_at=now,
                    provider_payment_id=provider_payment_id or attempt.provider_payment_id)
@@ -106,7 +126,7 @@ def requires_action(attempt: PaymentAttempt, provider_payment_id: str | None, de
 def failed(attempt: PaymentAttempt, decline: Decline | None, raw_code: str | None, now: datetime,
            provider_payment_id: str | None = None) -> tuple[PaymentAttempt, list[ev.Event]]:
     """The charge did not go through (at once, or later: a SEPA debit refused before settling)."""
-    if attempt.status not in {AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION}:
+    if attempt.status not in _OPEN:
         return attempt, []
     done = _with_decline(replace(attempt, status=AttemptStatus.FAILED, updated_at=now, raw_code=raw_code,
                                  provider_payment_id=provider_payment_id or attempt.provider_payment_id), decline)

@@ -66,6 +66,7 @@ class CollectionReport:
     failed: int = 0
     pending: int = 0
     requires_action: int = 0
+    awaiting_export: int = 0  # SEPA debits left for the next pain.008 export (ABOGUARD_SEPA_CHANNEL=file)
     resolved: int = 0  # pending attempts from an interrupted run, settled by asking the gateway
     events_applied: int = 0
     collected: dict[str, int] = field(default_factory=dict)  # per currency, minor units
@@ -114,6 +115,7 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
         counts = uow.attempts.counts_for_invoices([invoice.id for invoice in due])
         uow.invoices.clear_collect_on(due)  # claimed: the next run will not take them again
         started: list[tuple[PaymentAttempt, MethodRef, Invoice]] = []
+        for_export: list[PaymentAttempt] = []
         for invoice in due:
             method = methods.get(invoice.customer_id)
             if method is None or method.kind not in AUTO_COLLECTED:
@@ -121,16 +123,22 @@ def _start_attempts(ctx: ServiceContext, gateway: PaymentGateway, today, batch_s
                     invoice.number or invoice.id, "no_payment_method",
                     "the customer has no card, PayPal or SEPA mandate to charge; the invoice waits for payment"))
                 continue
+            by_file = method.kind is PaymentMethodKind.SEPA_DEBIT and ctx.sepa.channel == "file"
             attempt = attempts_.start(ctx.new_id(), invoice_id=invoice.id, customer_id=invoice.customer_id,
                                       number=counts.get(invoice.id, 0) + 1,
                                       amount=dunning.amount_to_collect(ctx, uow, invoice), method_kind=method.kind,
-                                      payment_method_id=method.id, gateway=gateway.name, now=now)
+                                      payment_method_id=method.id,
+                                      gateway=ledger.SEPA_FILE_RAIL if by_file else gateway.name, now=now)
+            if by_file:  # the bank-file rail: the next `sepa export` puts it into a pain.008 file
+                for_export.append(attempts_.awaiting_export(attempt, now))
+                continue
             # the invoice as it now stands (taken off the queue), for recording the answer without reading it again
             claimed = replace(invoice, collect_on=None, version=invoice.version + 1)
             started.append((attempt, MethodRef(method.kind, _gateway_reference(method)), claimed))
-        uow.attempts.add_many([attempt for attempt, _, _ in started])
+        uow.attempts.add_many([attempt for attempt, _, _ in started] + for_export)
         uow.commit()
-    report.attempted += len(started)
+    report.attempted += len(started) + len(for_export)
+    report.awaiting_export += len(for_export)
     return started
 
 
@@ -268,7 +276,8 @@ def _succeed(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, prov
         if invoice.status in invoicing.OPEN else Money.zero(invoice.currency)
     amount = min(attempt.amount, owed)
     if amount.is_positive():
-        paid, paid_events = dunning.apply_incoming(ctx, uow, invoice, amount, into=ledger.clearing(attempt.gateway),
+        paid, paid_events = dunning.apply_incoming(ctx, uow, invoice, amount,
+                                                   into=ledger.settlement_account(attempt.gateway),
                                                    accrue=False)
         events += paid_events
         if paid.status is invoicing.InvoiceStatus.PAID and invoice.subscription_id:
@@ -316,6 +325,28 @@ def _mark_past_due(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str) -
     sub, events = lifecycle.mark_past_due(sub, ctx.today())
     uow.subscriptions.save(sub)
     return events
+
+
+def settle_attempt(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, provider_payment_id: str | None
+                   ) -> list[Event]:
+    """Money for ``attempt`` arrived (a gateway's answer or a bank statement): pay the invoice, once."""
+    return _succeed(ctx, uow, attempt, provider_payment_id)
+
+
+def fail_attempt(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, decline: Decline | None,
+                 raw_code: str | None) -> list[Event]:
+    """The charge did not go through: record why, and let the retry policy and dunning take over."""
+    return _fail(ctx, uow, attempt, decline, raw_code, None)
+
+
+def apply_bank_event(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent
+                     ) -> list[Event]:
+    """News about a payment from a bank file (a SEPA return with its fee), applied like a gateway's event."""
+    return _apply_event(ctx, uow, attempt, event)
+
+
+def reinstate_if_settled(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str) -> list[Event]:
+    return _reinstate_if_settled(ctx, uow, subscription_id)
 
 
 def _reinstate_if_settled(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str) -> list[Event]:
@@ -506,7 +537,8 @@ def _reverse(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, even
     loyalty.on_payment_failed(ctx, uow, invoice)
     if parts:
         uow.ledger.add_many([charges_.return_entry(
-            invoice.customer_id, invoice.id, parts, out_of=ledger.clearing(attempt.gateway), booked_on=ctx.today(),
+            invoice.customer_id, invoice.id, parts, out_of=ledger.settlement_account(attempt.gateway),
+            booked_on=ctx.today(),
             entry_id=JournalEntryId(ctx.new_id()), created_at=ctx.now(),
             description=f"Payment for invoice {invoice.number} returned ({reason})")])
     _book_fee(ctx, uow, attempt, event)
@@ -519,7 +551,8 @@ def _reverse(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, even
 def _book_fee(ctx: ServiceContext, uow: UnitOfWork, attempt: PaymentAttempt, event: GatewayEvent) -> None:
     if event.fee is None or not event.fee.is_positive():
         return
-    uow.ledger.add_many([ledger.fee_entry(event.fee, out_of=ledger.clearing(attempt.gateway), booked_on=ctx.today(),
+    uow.ledger.add_many([ledger.fee_entry(event.fee, out_of=ledger.settlement_account(attempt.gateway),
+                                          booked_on=ctx.today(),
                                           entry_id=JournalEntryId(ctx.new_id()), created_at=ctx.now(),
                                           document_id=attempt.invoice_id,
                                           description=f"{event.type.value} fee for invoice {attempt.invoice_id}")])

@@ -32,6 +32,25 @@ class BillingSettings:
     skonto: tuple[Decimal, int] | None = None  # early-payment discount on pay-by-invoice invoices: (percent, days)
 
 
+@dataclass(frozen=True, slots=True)
+class SepaSettings:
+    """SEPA direct debit set-up: how debits go out, and the creditor written into pain.008 files.
+
+    ``channel``: ``gateway`` (the payment provider collects; the default) or ``file`` (aboguard writes pain.008
+    files for the merchant's bank and reads its camt reports). ``iban`` is the merchant's account, also shown
+    on invoices paid by bank transfer. ``lead_days``: banking days a file must reach the bank before the due
+    date (D-1 for Core and B2B). ``first_as_rcur``: send first collections as RCUR (allowed since 2016).
+    """
+
+    channel: str = "gateway"
+    creditor_id: str | None = None
+    creditor_name: str = "aboguard sandbox merchant"
+    iban: str | None = None
+    bic: str | None = None
+    lead_days: int = 1
+    first_as_rcur: bool = False
+
+
 @dataclass(slots=True)
 class ServiceContext:
     uow: UnitOfWorkFactory
@@ -42,6 +61,7 @@ class ServiceContext:
     gateway: PaymentGateway | None = None  # the configured payment provider (the offline sandbox by default)
     retry_policy: RetryPolicy = field(default_factory=SmartRetryPolicy)  # what to do after a failed charge
     notifier: Notifier | None = None  # mailer, templates, webhook sender, portal tokens (notify dispatcher)
+    sepa: SepaSettings = field(default_factory=SepaSettings)
 
     def require_gateway(self) -> PaymentGateway:
         if self.gateway is None:

@@ -29,7 +29,7 @@ from aboguard.domain.dunning_charges import pay as pay_charge
 from aboguard.domain.dunning_charges import unpay as unpay_charge
 from aboguard.domain.events import Event
 from aboguard.domain.invoicing import Invoice
-from aboguard.domain.payments import AttemptStatus
+from aboguard.domain.payments import IN_FLIGHT
 from aboguard.errors import InvalidInput, InvalidInvoice, NotFound
 from aboguard.ids import JournalEntryId, SubscriptionId
 from aboguard.money import Money
@@ -121,7 +121,7 @@ def _perform(ctx: ServiceContext, uow: UnitOfWork, case: DunningCase, policy: Du
         report.resolved += 1
         return _resolve(ctx, uow, case, "paid" if invoice.status is invoicing.InvoiceStatus.PAID
                         else invoice.status.value)
-    if any(a.status is AttemptStatus.PENDING for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
+    if any(a.status in IN_FLIGHT for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
         uow.dunning.save_case(replace(case, next_step_on=today + _DAY, updated_at=ctx.now()))
         report.deferred += 1
         return []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from aboguard.domain import invoicing
-from aboguard.domain.catalog import parse_enum
+from aboguard.domain.catalog import PaymentMethodKind, parse_enum
 from aboguard.domain.events import Event
-from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
+from aboguard.domain.invoicing import OPEN, DocumentKind, Invoice, InvoiceStatus
+from aboguard.domain.remittance import TransferInstructions, transfer_instructions
 from aboguard.domain.tax import TaxDecision
 from aboguard.errors import InvalidInvoice
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
@@ -76,3 +77,12 @@ def issue_credit_note(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, cr
 
 
 __all__ = ["InvoiceStatus", "create_credit_note", "get_invoice", "issue_credit_note", "list_invoices"]
+
+
+def payment_instructions(ctx: ServiceContext, invoice: Invoice) -> TransferInstructions | None:
+    """For an open invoice paid by bank transfer (or without an automatic method): the merchant's IBAN
+    (ABOGUARD_MERCHANT_IBAN) and the reference to use, which is the invoice number."""
+    by_transfer = invoice.payment_method is None or invoice.payment_method is PaymentMethodKind.BANK_TRANSFER
+    return transfer_instructions(number=invoice.number, amount_due=invoice.amount_due, pays_by_transfer=by_transfer
+                                 and not invoice.is_credit_note, open_=invoice.status in OPEN,
+                                 holder=ctx.sepa.creditor_name, iban=ctx.sepa.iban, bic=ctx.sepa.bic)

@@ -19,7 +19,7 @@ from aboguard.domain.payment_methods import (
     build_payment_method,
     mandate_reference_candidate,
 )
-from aboguard.domain.payments import AttemptStatus
+from aboguard.domain.payments import IN_FLIGHT
 from aboguard.errors import DuplicateMandateReference, InvalidPaymentMethod, InvalidSubscription
 from aboguard.ids import CustomerId, PaymentMethodId
 from aboguard.store.uow import UnitOfWork
@@ -41,6 +41,10 @@ def add_payment_method(ctx: ServiceContext, customer_id: str, spec: PaymentMetho
     now, today = ctx.now(), ctx.today()
     with ctx.uow() as uow:
         customer = uow.customers.get(CustomerId(customer_id))
+        if spec.kind is PaymentMethodKind.SEPA_DEBIT and (spec.mandate_scheme or "").strip().lower() == "b2b" \
+                and not customer.is_business:
+            raise InvalidPaymentMethod("a SEPA B2B mandate is only for business customers; consumers sign a CORE "
+                                       "mandate (a B2B debit on a consumer account is rejected with AC13)")
         if spec.kind is PaymentMethodKind.SEPA_DEBIT and not (spec.mandate_reference or "").strip():
             spec = replace(spec, mandate_reference=_new_mandate_reference(uow, customer.id))
         method = build_payment_method(spec, method_id=PaymentMethodId(ctx.new_id()), customer_id=customer.id,
@@ -127,7 +131,7 @@ def _collect_overdue_with(uow: UnitOfWork, method: PaymentMethod, today: date) -
             case = uow.dunning.case_for_invoice(invoice.id)
             if case is not None and case.status is CaseStatus.COLLECTIONS:
                 continue
-            if any(a.status is AttemptStatus.PENDING for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
+            if any(a.status in IN_FLIGHT for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)):
                 continue
             uow.invoices.save(replace(invoice, collect_on=today))
             queued += 1

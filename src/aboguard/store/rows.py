@@ -312,6 +312,12 @@ def payment_method_to_row(method: PaymentMethod, secrets: SecretBox) -> dict[str
         "bic": method.bic, "account_holder": method.account_holder,
         "mandate_reference": method.mandate_reference, "mandate_signed_on": method.mandate_signed_on,
         "created_at": method.created_at, "version": method.version,
+        "mandate_scheme": method.mandate_scheme, "mandate_type": method.mandate_type,
+        "mandate_status": method.mandate_status, "mandate_last_used_on": method.mandate_last_used_on,
+        "mandate_original_reference": method.mandate_original_reference,
+        "mandate_original_iban_enc": secrets.encrypt(method.mandate_original_iban)
+        if method.mandate_original_iban else None,
+        "mandate_new_bank": method.mandate_new_bank,
     }
 
 
@@ -325,5 +331,10 @@ def payment_method_from_row(row: Row, secrets: SecretBox) -> PaymentMethod:
         exp_month=row["exp_month"], exp_year=row["exp_year"], payer_email=row["payer_email"],
         iban=secrets.decrypt(iban) if iban else None, bic=row["bic"], account_holder=row["account_holder"],
         mandate_reference=row["mandate_reference"], mandate_signed_on=row["mandate_signed_on"],
-        version=row["version"],
+        version=row["version"], mandate_scheme=row["mandate_scheme"], mandate_type=row["mandate_type"],
+        mandate_status=row["mandate_status"], mandate_last_used_on=row["mandate_last_used_on"],
+        mandate_original_reference=row["mandate_original_reference"],
+        mandate_original_iban=secrets.decrypt(row["mandate_original_iban_enc"])
+        if row["mandate_original_iban_enc"] else None,
+        mandate_new_bank=bool(row["mandate_new_bank"]),
     )

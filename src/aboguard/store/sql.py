@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.engine import Connection, Engine
 
 from .repositories import (
+    SqlBankStatements,
     SqlCustomerRepository,
     SqlDunning,
     SqlEventLog,
@@ -24,9 +25,11 @@ from .repositories import (
     SqlPlanRepository,
     SqlProductRepository,
     SqlRefunds,
+    SqlSepaFiles,
     SqlSubscriptionRepository,
     SqlWebhooks,
 )
+from .repositories.payment_methods import NO_SECRETS
 from .secrets import SecretBox
 
 
@@ -52,6 +55,8 @@ class SqlUnitOfWork:
     messages: SqlMessages
     webhooks: SqlWebhooks
     notices: SqlNotices
+    sepa_files: SqlSepaFiles
+    bank: SqlBankStatements
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -87,6 +92,8 @@ class SqlUnitOfWork:
         self.messages = SqlMessages(connection)
         self.webhooks = SqlWebhooks(connection, self.secrets)
         self.notices = SqlNotices(connection)
+        self.sepa_files = SqlSepaFiles(connection, self.secrets or NO_SECRETS)
+        self.bank = SqlBankStatements(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -255,6 +255,13 @@ payment_methods = Table(
     Column("mandate_signed_on", Date, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("mandate_scheme", String(ENUM), nullable=True),  # core | b2b
+    Column("mandate_type", String(ENUM), nullable=True),  # recurrent | one_off
+    Column("mandate_status", String(ENUM), nullable=True),  # active | expired | finished
+    Column("mandate_last_used_on", Date, nullable=True),
+    Column("mandate_original_reference", String(35), nullable=True),  # an amendment not yet reported
+    Column("mandate_original_iban_enc", Text, nullable=True),  # Fernet ciphertext
+    Column("mandate_new_bank", Boolean, nullable=False, server_default=text("false")),
     Index("ix_payment_methods_customer_id", "customer_id"),
     Index("ix_payment_methods_exp_year_exp_month", "exp_year", "exp_month"),  # card-expiry warnings (notify)
     # at most one default per customer, enforced by the database (a partial unique index)
@@ -610,4 +617,78 @@ plan_notice_settings = Table(  # per plan: how many days before a charge the pay
     Column("plan_id", String(ID), ForeignKey("plans.id"), primary_key=True),
     Column("reminder_days", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# -- SEPA bank files (0008) -------------------------------------------------------------------------------
+
+sepa_files = Table(
+    "sepa_files", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("msg_id", String(35), nullable=False, unique=True),
+    Column("format", String(ENUM), nullable=False),  # pain.008.001.08 | pain.008.001.02
+    Column("created_at", UtcDateTime, nullable=False),  # CreDtTm: kept so the file can be made again
+    Column("collection_on", Date, nullable=False),
+    Column("nb_of_txs", Integer, nullable=False),
+    Column("ctrl_sum_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("creditor", JSON, nullable=False),  # name, IBAN, BIC, creditor id as written into the file
+    Column("sha256", String(64), nullable=False),
+)
+
+sepa_file_items = Table(
+    "sepa_file_items", metadata,
+    Column("file_id", String(ID), ForeignKey("sepa_files.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("attempt_id", String(ID), ForeignKey("payment_attempts.id"), nullable=False, unique=True),
+    Column("end_to_end_id", String(35), nullable=False, unique=True),
+    Column("collection_on", Date, nullable=False),
+    Column("scheme", String(ENUM), nullable=False),
+    Column("sequence", String(4), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("mandate_reference", String(35), nullable=False),
+    Column("mandate_signed_on", Date, nullable=False),
+    Column("debtor_name", Text, nullable=False),
+    Column("debtor_iban_enc", Text, nullable=False),  # Fernet ciphertext
+    Column("debtor_bic", String(11), nullable=True),
+    Column("remittance", String(140), nullable=False),
+    Column("original_reference", String(35), nullable=True),
+    Column("original_iban_enc", Text, nullable=True),
+    Column("new_bank", Boolean, nullable=False),
+)
+
+bank_statements = Table(
+    "bank_statements", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("message", String(ENUM), nullable=False),  # camt.053.001.08, ...
+    Column("msg_id", String(64), nullable=True),
+    Column("file_name", Text, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("entries", Integer, nullable=False),
+)
+
+bank_lines = Table(
+    "bank_lines", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("statement_id", String(ID), ForeignKey("bank_statements.id"), nullable=False),
+    Column("entry_key", String(200), nullable=False, unique=True),  # the bank's reference: a line applies once
+    Column("kind", String(ENUM), nullable=False),  # collection | return | transfer | other
+    Column("booked_on", Date, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("end_to_end_id", String(35), nullable=True),
+    Column("mandate_reference", String(35), nullable=True),
+    Column("reason_code", String(8), nullable=True),
+    Column("counterparty", Text, nullable=True),
+    Column("remittance", Text, nullable=False),
+    Column("status", String(ENUM), nullable=False),  # applied | unmatched | ignored
+    Column("invoice_id", String(ID), ForeignKey("invoices.id"), nullable=True),
+    Column("attempt_id", String(ID), ForeignKey("payment_attempts.id"), nullable=True),
+    Column("credit_minor", BigInteger, nullable=False),  # what went to the customer's credit balance
+    Column("note", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_bank_lines_status", "status"),
+    Index("ix_bank_lines_statement_id", "statement_id"),
 )

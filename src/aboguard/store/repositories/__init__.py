@@ -13,10 +13,12 @@ from .payments import SqlGatewayEventLog, SqlPaymentAttempts
 from .plans import SqlPlanRepository
 from .products import SqlProductRepository
 from .refunds import SqlRefunds
+from .sepa import SqlBankStatements, SqlSepaFiles
 from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
+    "SqlBankStatements",
     "SqlCustomerRepository",
     "SqlDunning",
     "SqlEventLog",
@@ -34,6 +36,7 @@ __all__ = [
     "SqlPlanRepository",
     "SqlProductRepository",
     "SqlRefunds",
+    "SqlSepaFiles",
     "SqlSubscriptionRepository",
     "SqlWebhooks",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
-from aboguard.domain.payments import AttemptStatus
+from aboguard.domain.payments import IN_FLIGHT
 from aboguard.errors import ConcurrentUpdate, InvoiceNotFound
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store import rows
@@ -142,7 +142,7 @@ class SqlInvoiceRepository:
                         # a payment on its way (a SEPA debit not yet settled) is not a reason to dun
                         ~select(payment_attempts.c.id).where(
                             payment_attempts.c.invoice_id == invoices.c.id,
-                            payment_attempts.c.status == AttemptStatus.PENDING.value).exists())
+                            payment_attempts.c.status.in_([status.value for status in IN_FLIGHT])).exists())
                  .order_by(invoices.c.due_on, invoices.c.id).limit(limit))
         return self._load(query)
 

@@ -1,0 +1,276 @@
+"""Import camt.052/053/054 bank reports: settle and return direct debits, match incoming transfers.
+
+The whole file is parsed and validated against its schema first (``bankfiles.camt``); a malformed file is
+rejected and nothing is applied. Then everything is applied in one transaction. A file seen before (same
+SHA-256) changes nothing; a line seen before (same bank reference, e.g. in the intraday camt.052 and then the
+camt.053) is skipped. What each kind of line does:
+
+* ``collection`` -- the exported attempt with that end-to-end id succeeded: the invoice is paid into the bank;
+* ``return`` -- the attempt fails (not settled yet) or is reversed (settled), with the SEPA reason code
+  classified by ``domain.declines``; the bank's fee is booked; retries and dunning take over;
+* ``transfer`` -- matched to open invoices (``domain.remittance``): paid in full, in part, or beyond (the
+  rest becomes the customer's credit); no match -> the review list (``bank unmatched`` / ``bank match``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aboguard.bankfiles.camt import read_statement
+from aboguard.domain import bank_lines, invoicing, ledger, remittance
+from aboguard.domain import payments as attempts_
+from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus, StatementLine
+from aboguard.domain.declines import classify_sepa
+from aboguard.domain.events import Event
+from aboguard.domain.invoicing import OPEN, InvoiceStatus
+from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.errors import Conflict, InvalidInput
+from aboguard.ids import InvoiceId, JournalEntryId
+from aboguard.money import Money
+from aboguard.payments.gateway import GatewayEvent, GatewayEventType
+from aboguard.store.uow import UnitOfWork
+
+from . import collection, dunning
+from .context import ServiceContext
+
+
+@dataclass(slots=True)
+class ImportReport:
+    file: str
+    message: str = ""
+    duplicate_file: bool = False
+    lines: int = 0
+    skipped: int = 0  # lines applied before (from another file)
+    settled: int = 0
+    returned: int = 0
+    transfers_matched: int = 0
+    unmatched: int = 0
+    ignored: int = 0
+    fees: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)  # transfers applied, per currency
+    credit: dict[str, int] = field(default_factory=dict)  # over-payments kept as customer credit
+
+
+def import_statement(ctx: ServiceContext, path: Path) -> ImportReport:
+    """Import one camt file (module docstring). Raises BankFileError for a malformed file; nothing applied."""
+    statement = read_statement(path)  # parses and validates the whole file before anything is applied
+    report = ImportReport(file=path.name, message=statement.message, lines=len(statement.lines))
+    with ctx.uow() as uow:
+        if uow.bank.imported(statement.sha256):
+            report.duplicate_file = True
+            return report
+        statement_id = ctx.new_id()
+        uow.bank.add_statement(statement_id, sha256=statement.sha256, message=statement.message,
+                               msg_id=statement.msg_id, file_name=path.name, imported_at=ctx.now(),
+                               entries=len(statement.lines))
+        known = uow.bank.known_keys({line.entry_key for line in statement.lines})
+        applier = _Applier(ctx, uow, statement_id, report)
+        for line in statement.lines:
+            if line.entry_key in known:
+                report.skipped += 1
+                continue
+            known.add(line.entry_key)
+            applier.apply(line)
+        applier.flush()
+        uow.events.add([*applier.events, bank_lines.BankStatementImported(statement_id, statement.message, path.name,
+                                                               report.lines, report.unmatched)], ctx.now())
+        uow.commit()
+    return report
+
+
+class _Applier:
+    FLUSH_EVERY = 2000
+
+    def __init__(self, ctx: ServiceContext, uow: UnitOfWork, statement_id: str, report: ImportReport) -> None:
+        self.ctx, self.uow, self.statement_id, self.report = ctx, uow, statement_id, report
+        self.rows: list[BankLine] = []
+        self.events: list[Event] = []
+        self.index: remittance.ReferenceIndex | None = None
+        self.pending: list[StatementLine] = []
+
+    def _settle_pending(self) -> None:
+        """Settle a batch of collections: the plain ones (invoice open for exactly the debit, no dunning case,
+        subscription in good standing) with bulk statements, the rest one by one through the collection
+        service, after the plain ones are stored."""
+        lines, self.pending = self.pending, []
+        if not lines:
+            return
+        found = self.uow.bank.settlements([line.end_to_end_id for line in lines if line.end_to_end_id])
+        now, today = self.ctx.now(), self.ctx.today()
+        attempts, paid, entries, later = [], [], [], []
+        taken: set[str] = set()
+        for line in lines:
+            hit = found.get(line.end_to_end_id or "")
+            if hit is None:
+                later.append((line, None))
+                continue
+            attempt, invoice, plain = hit
+            if not (plain and attempt.status is AttemptStatus.SUBMITTED and invoice.status in OPEN
+                    and attempt.amount == invoice.amount_due and invoice.id not in taken):
+                later.append((line, attempt))
+                continue
+            taken.add(invoice.id)
+            done, events = attempts_.succeeded(attempt, attempt.provider_payment_id, now)
+            settled, paid_events = invoicing.apply_payment(invoice, attempt.amount)
+            attempts.append(done)
+            paid.append(settled)
+            entries.append(ledger.payment_entry(invoice, attempt.amount, into=ledger.BANK, booked_on=today,
+                                                entry_id=JournalEntryId(self.ctx.new_id()), created_at=now))
+            self.events += events + paid_events
+            self.report.settled += 1
+            self._row(line, LineStatus.APPLIED, invoice_id=invoice.id, attempt_id=attempt.id)
+        self.uow.bank.save_settled(attempts, paid)
+        self.uow.ledger.add_many(entries)
+        self.uow.events.add(self.events, now)  # written as it goes: memory stays flat on large files
+        self.events = []
+        for line, attempt in later:
+            self._apply_one(line, self._attempt(line) if attempt is not None else None)
+
+    def flush(self) -> None:
+        self._settle_pending()
+        self.uow.bank.add_lines(self.rows)
+        self.rows = []
+
+    def _row(self, line: StatementLine, status: LineStatus, *, invoice_id: str | None = None,
+             attempt_id: str | None = None, credit: Money | None = None, note: str = "") -> None:
+        self.rows.append(BankLine(
+            self.ctx.new_id(), self.statement_id, line.entry_key, line.kind, line.booked_on, line.amount, line.fee,
+            line.end_to_end_id, line.mandate_reference, line.reason_code, line.counterparty, line.remittance, status,
+            invoice_id, attempt_id, credit or Money.zero(line.amount.currency), note or line.note, self.ctx.now()))
+        if status is LineStatus.UNMATCHED:
+            self.report.unmatched += 1
+        elif status is LineStatus.IGNORED:
+            self.report.ignored += 1
+        if len(self.rows) >= self.FLUSH_EVERY:
+            self.uow.bank.add_lines(self.rows)
+            self.rows = []
+
+    def _attempt(self, line: StatementLine) -> PaymentAttempt | None:
+        if not line.end_to_end_id:
+            return None
+        return self.uow.attempts.by_provider_id(ledger.SEPA_FILE_RAIL, line.end_to_end_id)
+
+    def apply(self, line: StatementLine) -> None:
+        if line.end_to_end_id and line.kind in {LineKind.COLLECTION, LineKind.TRANSFER}:
+            self.pending.append(line)  # settled in batches; a later return in the file sees them settled
+            if len(self.pending) >= self.FLUSH_EVERY:
+                self._settle_pending()
+            return
+        self._settle_pending()
+        self._apply_one(line, self._attempt(line))
+
+    def _apply_one(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
+        if line.kind is LineKind.OTHER:
+            self._row(line, LineStatus.IGNORED, note=line.note or "not a payment aboguard collects")
+            return
+        if line.kind is LineKind.RETURN:
+            self._return(line, attempt)
+        elif attempt is not None:  # a credit naming one of our debits: the collection settled
+            self._settle(line, attempt)
+        elif line.kind is LineKind.COLLECTION and not line.end_to_end_id:
+            self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details: import the "
+                                                     "itemised camt.054 (Sammelbuchungsdatei) for it")
+        elif line.kind is LineKind.COLLECTION:
+            self._row(line, LineStatus.UNMATCHED, note="no exported direct debit has this end-to-end id")
+        else:
+            self._transfer(line)
+
+    def _settle(self, line: StatementLine, attempt: PaymentAttempt) -> None:
+        if attempt.status is not AttemptStatus.SUBMITTED:  # e.g. its return came first: the two cancel out
+            self._row(line, LineStatus.IGNORED, invoice_id=attempt.invoice_id, attempt_id=attempt.id,
+                      note=f"the debit is already {attempt.status.value}; this credit changes nothing")
+            return
+        self.events += collection.settle_attempt(self.ctx, self.uow, attempt, attempt.provider_payment_id)
+        self.report.settled += 1
+        self._row(line, LineStatus.APPLIED, invoice_id=attempt.invoice_id, attempt_id=attempt.id)
+
+    def _return(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
+        if attempt is None:
+            self._row(line, LineStatus.UNMATCHED, note="a returned direct debit that matches no exported one")
+            return
+        if attempt.status not in {AttemptStatus.SUBMITTED, AttemptStatus.SUCCEEDED}:
+            self._row(line, LineStatus.IGNORED, invoice_id=attempt.invoice_id, attempt_id=attempt.id,
+                      note=f"the attempt is already {attempt.status.value}")
+            return
+        event = GatewayEvent(id=line.entry_key, type=GatewayEventType.PAYMENT_RETURNED,
+                             provider_payment_id=attempt.provider_payment_id or "", amount=line.amount,
+                             occurred_at=self.ctx.now(), decline=classify_sepa(line.reason_code or "unknown"),
+                             fee=line.fee if line.fee.is_positive() else None)
+        self.events += collection.apply_bank_event(self.ctx, self.uow, attempt, event)
+        self.report.returned += 1
+        if line.fee.is_positive():
+            self.report.fees[line.fee.currency] = self.report.fees.get(line.fee.currency, 0) + line.fee.minor
+        self._row(line, LineStatus.APPLIED, invoice_id=attempt.invoice_id, attempt_id=attempt.id,
+                  note=f"returned: {line.reason_code or 'no reason given'}")
+
+    def _transfer(self, line: StatementLine) -> None:
+        if self.index is None:
+            self.index = remittance.ReferenceIndex.of(self.uow.bank.open_items())
+        found = remittance.match_transfer(line.amount, line.remittance, line.counterparty or "", self.index)
+        if found is None:
+            self._row(line, LineStatus.UNMATCHED, note="no open invoice found by reference, or by amount and name")
+            return
+        for item, amount in found.allocations:
+            self.index.paid(item.invoice_id, amount)
+        first, credit = apply_transfer(self.ctx, self.uow, found, line, self.events)
+        self.report.transfers_matched += 1
+        cur = line.amount.currency
+        self.report.received[cur] = self.report.received.get(cur, 0) + line.amount.minor
+        if credit.is_positive():
+            self.report.credit[cur] = self.report.credit.get(cur, 0) + credit.minor
+        self._row(line, LineStatus.APPLIED, invoice_id=first, credit=credit, note=f"matched by {found.rule.value}")
+
+
+def apply_transfer(ctx: ServiceContext, uow: UnitOfWork, found: remittance.Match, line: StatementLine | BankLine,
+                   events: list[Event]) -> tuple[str, Money]:
+    """Book a matched transfer: each invoice paid (§ 367 BGB through dunning.apply_incoming), the rest credit."""
+    for item, amount in found.allocations:
+        invoice = uow.invoices.get(InvoiceId(item.invoice_id))
+        paid, paid_events = dunning.apply_incoming(ctx, uow, invoice, amount, into=ledger.BANK)
+        events += paid_events
+        if paid.status is InvoiceStatus.PAID and invoice.subscription_id:
+            events += collection.reinstate_if_settled(ctx, uow, invoice.subscription_id)
+    if found.credit.is_positive():
+        uow.ledger.add_many([ledger.credit_balance_entry(
+            found.customer_id, found.credit, into=ledger.BANK, booked_on=ctx.today(),  # type: ignore[arg-type]
+            entry_id=JournalEntryId(ctx.new_id()), created_at=ctx.now(),
+            description=f"Over-payment by bank transfer ({line.remittance[:60]})")])
+    return found.allocations[0][0].invoice_id, found.credit
+
+
+def list_unmatched(ctx: ServiceContext, *, limit: int = 1000) -> list[BankLine]:
+    with ctx.uow() as uow:
+        return uow.bank.unmatched(limit=limit)
+
+
+class LineAlreadyMatched(Conflict):
+    code = "bank.line_already_matched"
+
+
+def match_line(ctx: ServiceContext, line_id: str, invoice_ref: str) -> BankLine:
+    """Apply an unmatched incoming transfer to an invoice chosen by hand (the rest becomes credit)."""
+    with ctx.uow() as uow:
+        line = uow.bank.get_line(line_id)
+        if line.status is not LineStatus.UNMATCHED:
+            raise LineAlreadyMatched(f"bank line {line.id} is {line.status.value}, not waiting for review")
+        if line.kind is not LineKind.TRANSFER:
+            raise InvalidInput(f"bank line {line.id} is a {line.kind.value}; only incoming transfers are matched "
+                               "by hand")
+        invoice = uow.invoices.find(invoice_ref)
+        if invoice.status not in OPEN or invoice.currency != line.amount.currency:
+            raise InvalidInput(f"invoice {invoice.number} is {invoice.status.value} in {invoice.currency}; "
+                               f"it cannot take this {line.amount} payment")
+        customer = uow.customers.get(invoice.customer_id)
+        item = remittance.OpenItem(invoice.id, invoice.number or "", invoice.customer_id, customer.name,
+                                   invoice.amount_due)
+        parts, credit = remittance.allocate(line.amount, [item])
+        events: list[Event] = []
+        _, credit = apply_transfer(ctx, uow, remittance.Match(remittance.MatchRule.INVOICE_NUMBER, parts, credit,
+                                                              invoice.customer_id), line, events)
+        if not uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id, credit=credit,
+                                     note=f"matched by hand to {invoice.number}"):
+            raise LineAlreadyMatched(f"bank line {line.id} was matched meanwhile")
+        uow.events.add([*events, bank_lines.BankLineMatched(line.id, invoice.id, line.amount)], ctx.now())
+        uow.commit()
+        return uow.bank.get_line(line.id)

@@ -1,0 +1,305 @@
+"""pain.008 files with their items, and imported bank statements with their lines.
+
+A file's items keep everything written into it (the IBAN encrypted), so the file can be made again byte
+for byte; ``attempt_id`` and ``end_to_end_id`` are unique, so no attempt is exported twice. A bank line's
+``entry_key`` is unique, so no bank entry is applied twice, whichever file (camt.052, .053 or .054) brings it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection as Coll
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy.engine import Connection
+
+from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus
+from aboguard.domain.invoicing import OPEN, DocumentKind, Invoice
+from aboguard.domain.ledger import SEPA_FILE_RAIL
+from aboguard.domain.payment_methods import PaymentMethod
+from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.domain.remittance import OpenItem
+from aboguard.domain.sepa import Amendment, Collection, GroupKey, MandateScheme, SepaFile, SequenceType, Totals
+from aboguard.errors import ConcurrentUpdate, NotFound
+from aboguard.money import Money
+from aboguard.store import rows
+from aboguard.store.bulk import insert_many
+from aboguard.store.secrets import SecretBox
+from aboguard.store.tables import (
+    bank_lines,
+    bank_statements,
+    customers,
+    dunning_cases,
+    invoices,
+    payment_attempts,
+    payment_methods,
+    sepa_file_items,
+    sepa_files,
+    subscriptions,
+)
+
+from ._base import one_of
+from .invoices import SqlInvoiceRepository
+from .payments import _from_row as attempt_from_row
+
+
+class SepaFileNotFound(NotFound):
+    code = "sepa.file_not_found"
+
+
+class BankLineNotFound(NotFound):
+    code = "bank.line_not_found"
+
+
+def _file_from_row(row: Any) -> SepaFile:
+    return SepaFile(row["id"], row["msg_id"], row["format"], row["created_at"], row["collection_on"],
+                    row["nb_of_txs"], Money(row["ctrl_sum_minor"], row["currency"]), dict(row["creditor"]),
+                    row["sha256"])
+
+
+def _line_from_row(row: Any) -> BankLine:
+    cur = row["currency"]
+    return BankLine(row["id"], row["statement_id"], row["entry_key"], LineKind(row["kind"]), row["booked_on"],
+                    Money(row["amount_minor"], cur), Money(row["fee_minor"], cur), row["end_to_end_id"],
+                    row["mandate_reference"], row["reason_code"], row["counterparty"], row["remittance"],
+                    LineStatus(row["status"]), row["invoice_id"], row["attempt_id"], Money(row["credit_minor"], cur),
+                    row["note"], row["created_at"])
+
+
+class SqlSepaFiles:
+    def __init__(self, connection: Connection, secrets: SecretBox) -> None:
+        self._conn = connection
+        self._secrets = secrets
+
+    def awaiting_export(self, *, limit: int, after_id: str = "") -> list[tuple[PaymentAttempt, PaymentMethod, str]]:
+        """Attempts waiting for a pain.008 file with their mandate and invoice number, by id (keyset)."""
+        query = (select(payment_attempts, invoices.c.number.label("invoice_number"))
+                 .join(invoices, invoices.c.id == payment_attempts.c.invoice_id)
+                 .where(payment_attempts.c.status == AttemptStatus.AWAITING_EXPORT.value,
+                        payment_attempts.c.id > after_id)
+                 .order_by(payment_attempts.c.id).limit(limit))
+        found = list(self._conn.execute(query).mappings())
+        method_ids = {row["payment_method_id"] for row in found if row["payment_method_id"]}
+        methods = {}
+        if method_ids:
+            for row in self._conn.execute(select(payment_methods).where(
+                    one_of(self._conn, payment_methods.c.id, list(method_ids)))).mappings():
+                methods[row["id"]] = rows.payment_method_from_row(row, self._secrets)
+        return [(attempt_from_row(row), methods[row["payment_method_id"]], row["invoice_number"] or "")
+                for row in found if row["payment_method_id"] in methods]
+
+    def add_file(self, file: SepaFile) -> None:
+        self._conn.execute(insert(sepa_files).values(
+            id=file.id, msg_id=file.msg_id, format=file.format, created_at=file.created_at,
+            collection_on=file.collection_on, nb_of_txs=file.nb_of_txs, ctrl_sum_minor=file.ctrl_sum.minor,
+            currency=file.ctrl_sum.currency, creditor=file.creditor, sha256=file.sha256))
+
+    def discard(self, file_id: str) -> None:
+        """Drop a file that got no items (everything waiting was refused)."""
+        self._conn.execute(sepa_files.delete().where(sepa_files.c.id == file_id))
+
+    def finish(self, file_id: str, sha256: str, totals: Totals) -> None:
+        """The written file's digest and totals (kept to make it again and to prove it is the same)."""
+        self._conn.execute(update(sepa_files).where(sepa_files.c.id == file_id).values(
+            sha256=sha256, nb_of_txs=totals.count, ctrl_sum_minor=totals.control_sum.minor,
+            currency=totals.control_sum.currency))
+
+    def add_items(self, file_id: str, first_position: int, items: Sequence[Collection]) -> None:
+        enc = self._secrets.encrypt
+        insert_many(self._conn, sepa_file_items, [{
+            "file_id": file_id, "position": first_position + n, "attempt_id": c.attempt_id,
+            "end_to_end_id": c.end_to_end_id, "collection_on": c.collection_on, "scheme": c.scheme.value,
+            "sequence": c.sequence.value, "amount_minor": c.amount.minor, "currency": c.amount.currency,
+            "mandate_reference": c.mandate_reference, "mandate_signed_on": c.mandate_signed_on,
+            "debtor_name": c.debtor_name, "debtor_iban_enc": enc(c.debtor_iban), "debtor_bic": c.debtor_bic,
+            "remittance": c.remittance, "original_reference": c.amendment.original_reference,
+            "original_iban_enc": enc(c.amendment.original_iban) if c.amendment.original_iban else None,
+            "new_bank": c.amendment.new_bank} for n, c in enumerate(items)])
+
+    def exported_attempts(self, attempt_ids: Coll[str]) -> set[str]:
+        if not attempt_ids:
+            return set()
+        return set(self._conn.execute(select(sepa_file_items.c.attempt_id).where(
+            one_of(self._conn, sepa_file_items.c.attempt_id, list(attempt_ids)))).scalars())
+
+    def group_totals(self, file_id: str) -> list[tuple[GroupKey, Totals]]:
+        c = sepa_file_items.c
+        query = (select(c.collection_on, c.scheme, c.sequence, c.currency, func.count(), func.sum(c.amount_minor))
+                 .where(c.file_id == file_id).group_by(c.collection_on, c.scheme, c.sequence, c.currency)
+                 .order_by(c.collection_on, c.scheme, c.sequence))
+        return [((on, MandateScheme(scheme), SequenceType(seq)), Totals(int(n), Money(int(total), cur)))
+                for on, scheme, seq, cur, n, total in self._conn.execute(query)]
+
+    def items(self, file_id: str, *, batch: int = 2000) -> Iterator[Collection]:
+        """The file's collections in file order (payment block, then end-to-end id), fetched in batches."""
+        c = sepa_file_items.c
+        dec = self._secrets.decrypt
+        last: tuple[Any, ...] | None = None  # keyset: the sort key of the last row read
+        while True:
+            query = select(sepa_file_items).where(c.file_id == file_id)
+            if last is not None:
+                query = query.where(tuple_(c.collection_on, c.scheme, c.sequence, c.end_to_end_id) > tuple_(*last))
+            query = query.order_by(c.collection_on, c.scheme, c.sequence, c.end_to_end_id).limit(batch)
+            found = list(self._conn.execute(query).mappings())
+            for row in found:
+                yield Collection(
+                    attempt_id=row["attempt_id"], end_to_end_id=row["end_to_end_id"],
+                    amount=Money(row["amount_minor"], row["currency"]), collection_on=row["collection_on"],
+                    scheme=MandateScheme(row["scheme"]), sequence=SequenceType(row["sequence"]),
+                    mandate_reference=row["mandate_reference"], mandate_signed_on=row["mandate_signed_on"],
+                    debtor_name=row["debtor_name"], debtor_iban=dec(row["debtor_iban_enc"]),
+                    debtor_bic=row["debtor_bic"], remittance=row["remittance"],
+                    amendment=Amendment(row["original_reference"],
+                                        dec(row["original_iban_enc"]) if row["original_iban_enc"] else None,
+                                        bool(row["new_bank"])))
+            if len(found) < batch:
+                return
+            tail = found[-1]
+            last = (tail["collection_on"], tail["scheme"], tail["sequence"], tail["end_to_end_id"])
+
+    def get(self, ref: str) -> SepaFile:
+        row = self._conn.execute(select(sepa_files).where(
+            (sepa_files.c.id == ref) | (sepa_files.c.msg_id == ref))).mappings().first()
+        if row is None:
+            raise SepaFileNotFound(f"no pain.008 file with id or message id {ref!r}")
+        return _file_from_row(row)
+
+    def list(self, *, limit: int = 100) -> list[SepaFile]:
+        query = select(sepa_files).order_by(sepa_files.c.created_at, sepa_files.c.id).limit(limit)
+        return [_file_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def mark_submitted(self, submitted: Sequence[tuple[str, str]], now: datetime) -> None:
+        """(attempt id, end-to-end id) pairs: status submitted, the end-to-end id as the payment id."""
+        if not submitted:
+            return
+        statement = (update(payment_attempts)
+                     .where(payment_attempts.c.id == bindparam("attempt_id"),
+                            payment_attempts.c.status == AttemptStatus.AWAITING_EXPORT.value)
+                     .values(status=AttemptStatus.SUBMITTED.value, provider_payment_id=bindparam("e2e"),
+                             updated_at=now, version=payment_attempts.c.version + 1))
+        self._conn.execute(statement, [{"attempt_id": a, "e2e": e} for a, e in submitted])
+
+    def mark_presented(self, methods: Sequence[PaymentMethod]) -> None:
+        """Write the mandate fields a collection changes (last used, status, amendment carried)."""
+        if not methods:
+            return
+        statement = (update(payment_methods).where(payment_methods.c.id == bindparam("method_id"))
+                     .values(mandate_last_used_on=bindparam("last_used"), mandate_status=bindparam("b_status"),
+                             mandate_original_reference=None, mandate_original_iban_enc=None,
+                             mandate_new_bank=False, version=payment_methods.c.version + 1))
+        self._conn.execute(statement, [{"method_id": m.id, "last_used": m.mandate_last_used_on,
+                                        "b_status": m.mandate_status} for m in methods])
+
+
+class SqlBankStatements:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def imported(self, sha256: str) -> bool:
+        return self._conn.execute(select(bank_statements.c.id).where(
+            bank_statements.c.sha256 == sha256)).first() is not None
+
+    def add_statement(self, statement_id: str, *, sha256: str, message: str, msg_id: str | None, file_name: str,
+                      imported_at: datetime, entries: int) -> None:
+        self._conn.execute(insert(bank_statements).values(
+            id=statement_id, sha256=sha256, message=message, msg_id=msg_id, file_name=file_name,
+            imported_at=imported_at, entries=entries))
+
+    def known_keys(self, keys: Coll[str]) -> set[str]:
+        found: set[str] = set()
+        values = list(keys)
+        for start in range(0, len(values), 5000):
+            found |= set(self._conn.execute(select(bank_lines.c.entry_key).where(
+                one_of(self._conn, bank_lines.c.entry_key, values[start:start + 5000]))).scalars())
+        return found
+
+    def add_lines(self, lines: Sequence[BankLine]) -> None:
+        insert_many(self._conn, bank_lines, [{
+            "id": x.id, "statement_id": x.statement_id, "entry_key": x.entry_key, "kind": x.kind.value,
+            "booked_on": x.booked_on, "amount_minor": x.amount.minor, "currency": x.amount.currency,
+            "fee_minor": x.fee.minor, "end_to_end_id": x.end_to_end_id, "mandate_reference": x.mandate_reference,
+            "reason_code": x.reason_code, "counterparty": x.counterparty, "remittance": x.remittance,
+            "status": x.status.value, "invoice_id": x.invoice_id, "attempt_id": x.attempt_id,
+            "credit_minor": x.credit.minor, "note": x.note, "created_at": x.created_at} for x in lines])
+
+    def unmatched(self, *, limit: int = 1000) -> list[BankLine]:
+        query = (select(bank_lines).where(bank_lines.c.status == LineStatus.UNMATCHED.value)
+                 .order_by(bank_lines.c.booked_on, bank_lines.c.created_at, bank_lines.c.id).limit(limit))
+        return [_line_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def get_line(self, line_id: str) -> BankLine:
+        row = self._conn.execute(select(bank_lines).where(bank_lines.c.id == line_id)).mappings().first()
+        if row is None:
+            raise BankLineNotFound(f"no bank line with id {line_id!r}")
+        return _line_from_row(row)
+
+    def resolve_line(self, line: BankLine, *, status: LineStatus, invoice_id: str | None, credit: Money,
+                     note: str) -> bool:
+        """Settle an unmatched line; False when someone else settled it first."""
+        result = self._conn.execute(update(bank_lines).where(
+            bank_lines.c.id == line.id, bank_lines.c.status == LineStatus.UNMATCHED.value).values(
+            status=status.value, invoice_id=invoice_id, credit_minor=credit.minor, note=note))
+        return result.rowcount == 1
+
+    def settlements(self, end_to_end_ids: Coll[str]) -> dict[str, tuple[PaymentAttempt, Invoice, bool]]:
+        """The exported attempts with these end-to-end ids, each with its invoice and whether settling it is
+        plain: no dunning case on the invoice and a subscription that is not past due or suspended."""
+        if not end_to_end_ids:
+            return {}
+        a = payment_attempts
+        query = (select(a, dunning_cases.c.id.label("case_id"), subscriptions.c.status.label("sub_status"))
+                 .join(invoices, invoices.c.id == a.c.invoice_id)
+                 .outerjoin(dunning_cases, dunning_cases.c.invoice_id == a.c.invoice_id)
+                 .outerjoin(subscriptions, subscriptions.c.id == invoices.c.subscription_id)
+                 .where(a.c.gateway == SEPA_FILE_RAIL,
+                        one_of(self._conn, a.c.provider_payment_id, list(end_to_end_ids))))
+        found = list(self._conn.execute(query).mappings())
+        if not found:
+            return {}
+        loaded = SqlInvoiceRepository(self._conn)._load(select(invoices).where(
+            one_of(self._conn, invoices.c.id, list({row["invoice_id"] for row in found}))))
+        by_id = {invoice.id: invoice for invoice in loaded}
+        return {row["provider_payment_id"]: (
+            attempt_from_row(row), by_id[row["invoice_id"]],
+            row["case_id"] is None and row["sub_status"] not in {"past_due", "suspended"}) for row in found}
+
+    def save_settled(self, attempts: Sequence[PaymentAttempt], settled: Sequence[Invoice]) -> None:
+        """Bulk ``save`` of settled attempts and paid invoices, optimistic on their versions."""
+        if not attempts:
+            return
+        a = payment_attempts
+        result = self._conn.execute(
+            update(a).where(a.c.id == bindparam("b_id"), a.c.version == bindparam("b_version"))
+            .values(status=bindparam("b_status"), updated_at=bindparam("b_at"), version=a.c.version + 1),
+            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_at": x.updated_at}
+             for x in attempts])
+        if result.rowcount not in (-1, len(attempts)):
+            raise ConcurrentUpdate("a payment attempt was changed meanwhile; import the file again")
+        i = invoices
+        result = self._conn.execute(
+            update(i).where(i.c.id == bindparam("b_id"), i.c.version == bindparam("b_version"))
+            .values(status=bindparam("b_status"), paid_minor=bindparam("b_paid"), collect_on=bindparam("b_collect"),
+                    version=i.c.version + 1),
+            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_paid": x.paid.minor,
+              "b_collect": x.collect_on} for x in settled])
+        if result.rowcount not in (-1, len(settled)):
+            raise ConcurrentUpdate("an invoice was changed meanwhile; import the file again")
+
+    def open_items(self) -> list[OpenItem]:
+        """Every open invoice with its customer's name and reference: what transfers can pay."""
+        i, c = invoices.c, customers.c
+        query = (select(i.id, i.number, i.customer_id, i.currency, i.total_minor, i.paid_minor, i.credited_minor,
+                        c.name, c.company, c.external_ref)
+                 .join(customers, customers.c.id == i.customer_id)
+                 .where(i.kind == DocumentKind.INVOICE.value, i.status.in_([s.value for s in OPEN])))
+        items = []
+        for row in self._conn.execute(query).mappings():
+            due = row["total_minor"] - row["paid_minor"] - row["credited_minor"]
+            if due <= 0:
+                continue
+            items.append(OpenItem(row["id"], row["number"] or "", row["customer_id"],
+                                  " ".join(filter(None, [row["name"], row["company"]])),
+                                  Money(due, row["currency"]), row["external_ref"]))
+        return items

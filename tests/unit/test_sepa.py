@@ -1,0 +1,139 @@
+"""Pure SEPA rules: creditor identifier, mandate lapse, sequence types, amendments, dates, remittance matching."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from stdnum.eu import at_02
+
+from aboguard.domain import remittance, sepa
+from aboguard.domain.catalog import PaymentMethodKind
+from aboguard.domain.payment_methods import PaymentMethodSpec, build_payment_method
+from aboguard.errors import InvalidPaymentMethod
+from aboguard.ids import CustomerId, PaymentMethodId
+from aboguard.money import Money
+
+
+def a_mandate(**changes: object):  # type: ignore[no-untyped-def]
+    method = build_payment_method(
+        PaymentMethodSpec(PaymentMethodKind.SEPA_DEBIT, iban="DE89370400440532013000", account_holder="Anna",
+                          mandate_reference="AG-1", mandate_signed_on=date(2024, 1, 15)),
+        method_id=PaymentMethodId("pm-1"), customer_id=CustomerId("c-1"), created_at=datetime(2026, 3, 2, tzinfo=UTC))
+    return replace(method, **changes)
+
+
+@pytest.mark.parametrize("ci", ["DE98ZZZ09999999999", "de98 zzz 09999999999", "AT61ZZZ01234567890",
+                                "NL42ZZZ123456780001"])
+def test_valid_creditor_identifiers_pass_and_agree_with_python_stdnum(ci: str) -> None:
+    compact = sepa.validate_creditor_id(ci)
+    assert compact == "".join(ci.split()).upper() and at_02.is_valid(compact)
+
+
+@pytest.mark.parametrize("ci, why", [("DE46ZZZ00000012345", "check digits"), ("DE99ZZZ09999999999", "check digits"),
+                                     ("DE98ZZZ0999999999", "18 characters"), ("98ZZZ09999999999", "must look like")])
+def test_bad_creditor_identifiers_are_refused_with_the_reason(ci: str, why: str) -> None:
+    with pytest.raises(sepa.InvalidCreditorId, match=why):
+        sepa.validate_creditor_id(ci)
+
+
+def test_check_digits_ignore_the_business_code() -> None:
+    assert sepa.creditor_id_check_digits("DE", "09999999999") == 98
+    assert sepa.validate_creditor_id("DE98ABC09999999999") == "DE98ABC09999999999"
+
+
+def test_first_collection_is_frst_then_rcur_and_one_off_and_final_are_their_own() -> None:
+    fresh = a_mandate()
+    assert sepa.sequence_type(fresh) is sepa.SequenceType.FRST
+    assert sepa.sequence_type(fresh, first_as_rcur=True) is sepa.SequenceType.RCUR  # allowed since the 2016 rulebook
+    used = sepa.presented(fresh, date(2026, 3, 4), sepa.SequenceType.FRST)
+    assert used.mandate_last_used_on == date(2026, 3, 4) and sepa.sequence_type(used) is sepa.SequenceType.RCUR
+    assert sepa.sequence_type(used, final=True) is sepa.SequenceType.FNAL
+    once = a_mandate(mandate_type="one_off")
+    assert sepa.sequence_type(once) is sepa.SequenceType.OOFF
+    spent = sepa.presented(once, date(2026, 3, 4), sepa.SequenceType.OOFF)
+    assert sepa.mandate_state(spent, date(2026, 3, 5)) is sepa.MandateStatus.FINISHED
+
+
+def test_a_mandate_lapses_36_months_after_its_last_collection_or_its_signature() -> None:
+    never_used = a_mandate(mandate_signed_on=date(2023, 3, 31))
+    assert sepa.mandate_lapses_on(never_used) == date(2026, 3, 31)
+    assert sepa.mandate_state(never_used, date(2026, 3, 30)) is sepa.MandateStatus.ACTIVE
+    assert sepa.mandate_state(never_used, date(2026, 3, 31)) is sepa.MandateStatus.EXPIRED
+    used = a_mandate(mandate_signed_on=date(2020, 1, 1), mandate_last_used_on=date(2024, 2, 29))
+    assert sepa.mandate_lapses_on(used) == date(2027, 2, 28)  # month-end stays in the month
+    assert sepa.mandate_state(used, date(2026, 12, 31)) is sepa.MandateStatus.ACTIVE
+
+
+def test_an_amendment_keeps_the_first_original_until_a_collection_carries_it() -> None:
+    method = a_mandate(mandate_last_used_on=date(2026, 1, 5))
+    moved = sepa.amend_mandate(method, new_iban="DE02120300000000202051", new_bank=True)
+    assert (moved.iban, moved.mandate_original_iban, moved.mandate_new_bank) == (
+        "DE02120300000000202051", "DE89370400440532013000", True)
+    assert sepa.sequence_type(moved) is sepa.SequenceType.FRST  # a new debtor bank starts a new series
+    renamed = sepa.amend_mandate(moved, new_reference="AG-2")
+    assert sepa.pending_amendment(renamed) == sepa.Amendment("AG-1", "DE89370400440532013000", True)
+    carried = sepa.presented(renamed, date(2026, 3, 4), sepa.SequenceType.FRST)
+    assert not sepa.pending_amendment(carried).any and sepa.sequence_type(carried) is sepa.SequenceType.RCUR
+    with pytest.raises(InvalidPaymentMethod, match="changes nothing"):
+        sepa.amend_mandate(carried, new_reference="AG-2")
+
+
+def test_collection_dates_are_target_banking_days_after_the_lead_time() -> None:
+    assert sepa.earliest_collection_date(date(2026, 4, 2), 1) == date(2026, 4, 7)  # Thu -> Good Friday, Easter Mon
+    assert sepa.check_collection_date(date(2026, 3, 4), date(2026, 3, 2), 1) == date(2026, 3, 4)
+    with pytest.raises(sepa.CollectionDateNotAllowed, match="banking day"):
+        sepa.check_collection_date(date(2026, 12, 26), date(2026, 12, 1), 1)
+    with pytest.raises(sepa.CollectionDateNotAllowed, match="or later"):
+        sepa.check_collection_date(date(2026, 3, 3), date(2026, 3, 3), 1)
+
+
+def test_control_sums_are_exact_in_minor_units() -> None:
+    totals = sepa.totals([Money(9_99, "EUR")] * 3 + [Money(1, "EUR")])
+    assert (totals.count, totals.control_sum) == (4, Money(29_98, "EUR"))
+
+
+def test_sepa_text_transliterates_umlauts_and_cuts() -> None:
+    assert sepa.sepa_text("Jürgen Müller & Söhne GmbH", 70) == "Juergen Mueller + Soehne GmbH"
+    assert len(sepa.sepa_text("x" * 200, 140)) == 140
+
+
+def _items() -> remittance.ReferenceIndex:
+    eur = "EUR"
+    return remittance.ReferenceIndex.of([
+        remittance.OpenItem("i1", "RE-2026-000123", "c1", "Jürgen Müller", Money(11_89, eur)),
+        remittance.OpenItem("i2", "RE-2026-000124", "c2", "Grete Groß", Money(11_89, eur), "KD-4711"),
+        remittance.OpenItem("i3", "RE-2026-000125", "c3", "Anna Schmidt", Money(23_78, eur)),
+        remittance.OpenItem("i4", "RE-2026-000126", "c3", "Anna Schmidt", Money(11_89, eur)),
+    ])
+
+
+@pytest.mark.parametrize("text", ["RE-2026-000123", "re 2026 123", "Rechnung RE2026000123 danke",
+                                  "Abo Müller, Rechnungsnr.: RE-2026-  000123", "SVWZ+RE/2026/000123 EREF+NOTPROVIDED"])
+def test_invoice_numbers_are_found_in_any_shape(text: str) -> None:
+    found = remittance.match_transfer(Money(11_89, "EUR"), text, "", _items())
+    assert found is not None and found.rule is remittance.MatchRule.INVOICE_NUMBER
+    assert [item.invoice_id for item, _ in found.allocations] == ["i1"]
+
+
+def test_several_invoices_in_one_transfer_are_paid_in_order_and_the_rest_is_credit() -> None:
+    found = remittance.match_transfer(Money(40_00, "EUR"), "RE-2026-000125 und RE-2026-000126", "A. Schmidt",
+                                      _items())
+    assert found is not None
+    assert [(i.invoice_id, m) for i, m in found.allocations] == [("i3", Money(23_78, "EUR")),
+                                                                  ("i4", Money(11_89, "EUR"))]
+    assert found.credit == Money(4_33, "EUR")
+
+
+def test_customer_reference_then_amount_and_name_then_review() -> None:
+    index = _items()
+    by_ref = remittance.match_transfer(Money(5_00, "EUR"), "Kundennr KD 4711", "", index)
+    assert by_ref is not None and by_ref.rule is remittance.MatchRule.CUSTOMER_REFERENCE
+    assert by_ref.allocations[0][1] == Money(5_00, "EUR") and by_ref.credit.is_zero()
+    by_name = remittance.match_transfer(Money(11_89, "EUR"), "Abo", "MUELLER, JUERGEN", index)
+    assert by_name is not None and by_name.rule is remittance.MatchRule.AMOUNT_AND_NAME
+    assert remittance.match_transfer(Money(11_89, "EUR"), "Abo", "Schmidt Anna", index) is not None
+    assert remittance.match_transfer(Money(11_89, "EUR"), "Abo", "Otto Normal", index) is None
+    index.paid("i1", Money(11_89, "EUR"))
+    assert remittance.match_transfer(Money(11_89, "EUR"), "RE-2026-000123", "Jürgen Müller", index) is None
