@@ -370,7 +370,7 @@ def test_current_revision_is_none_before_and_head_after_upgrade_and_upgrading_ag
     try:
         assert migrate.current_revision(engine) is None
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == migrate.head_revision() == "0006_dunning"
+        assert migrate.current_revision(engine) == migrate.head_revision() == "0009_contracts"
         before = sorted(inspect(engine).get_table_names())
         migrate.upgrade(engine)
         assert migrate.current_revision(engine) == "0006_dunning"

@@ -15,6 +15,7 @@ from aboguard.services import demo
 from . import (
     billing,
     clock,
+    contracts,
     customers,
     dunning,
     invoices,
@@ -25,6 +26,7 @@ from . import (
     refunds,
     simulate,
     subscriptions,
+    terms,
 )
 from .context import context, initialise
 from .render import clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
@@ -50,6 +52,9 @@ app.add_typer(invoices.app, name="invoices")
 app.add_typer(invoices.credit_notes, name="credit-notes")
 app.add_typer(ledger.app, name="ledger")
 app.command("bill")(billing.bill)
+app.add_typer(terms.app, name="terms")
+app.add_typer(contracts.app, name="contracts")
+app.command("evidence")(contracts.evidence)
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 

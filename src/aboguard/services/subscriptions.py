@@ -13,11 +13,12 @@ from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.periods import Period
 from aboguard.domain.subscriptions import ChangeTiming, Proration, Subscription, SubscriptionStatus
+from aboguard.domain.terms import AcceptanceSpec
 from aboguard.errors import InvalidSubscription
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store.uow import UnitOfWork
 
-from . import billing
+from . import billing, contracts
 from .context import ServiceContext
 from .payment_methods import ensure_method_allowed
 
@@ -36,7 +37,12 @@ class SubscriptionView:
 
 
 def create_subscription(ctx: ServiceContext, *, customer_id: str, plan_code: str,
-                        start_on: date | None = None) -> SubscriptionView:
+                        start_on: date | None = None, acceptance: AcceptanceSpec | None = None) -> SubscriptionView:
+    """Subscribe ``customer_id`` to the plan's current version.
+
+    With ``acceptance`` (how the customer agreed: channel, IP address, user agent), the terms version in force
+    today and the contract summary shown are recorded as acceptance evidence in the same transaction.
+    """
     today = ctx.today()
     with ctx.uow() as uow:
         customer = uow.customers.get(CustomerId(customer_id))
@@ -47,6 +53,8 @@ def create_subscription(ctx: ServiceContext, *, customer_id: str, plan_code: str
         sub, events = lifecycle.start(SubscriptionId(ctx.new_id()), customer=customer, plan=plan,
                                       start_on=start_on or today, created_at=ctx.now())
         uow.subscriptions.add(sub)
+        if acceptance is not None:
+            events += contracts.record_acceptance(ctx, uow, sub, customer, acceptance)[1]
         uow.events.add(events, ctx.now())
         view = _view(uow, sub, today)
         uow.commit()

@@ -7,6 +7,8 @@ from typing import Self
 from sqlalchemy.engine import Connection, Engine
 
 from .repositories import (
+    SqlAcceptances,
+    SqlCancellationRequests,
     SqlCustomerRepository,
     SqlDunning,
     SqlEventLog,
@@ -18,9 +20,11 @@ from .repositories import (
     SqlPaymentAttempts,
     SqlPaymentMethodRepository,
     SqlPlanRepository,
+    SqlPriceChangeNotices,
     SqlProductRepository,
     SqlRefunds,
     SqlSubscriptionRepository,
+    SqlTermsDocuments,
 )
 from .secrets import SecretBox
 
@@ -42,6 +46,10 @@ class SqlUnitOfWork:
     gateway_events: SqlGatewayEventLog
     refunds: SqlRefunds
     dunning: SqlDunning
+    terms: SqlTermsDocuments
+    acceptances: SqlAcceptances
+    cancellations: SqlCancellationRequests
+    price_changes: SqlPriceChangeNotices
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -72,6 +80,10 @@ class SqlUnitOfWork:
         self.gateway_events = SqlGatewayEventLog(connection)
         self.refunds = SqlRefunds(connection)
         self.dunning = SqlDunning(connection)
+        self.terms = SqlTermsDocuments(connection)
+        self.acceptances = SqlAcceptances(connection)
+        self.cancellations = SqlCancellationRequests(connection)
+        self.price_changes = SqlPriceChangeNotices(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, Self
 
 from aboguard.domain.catalog import Plan, PlanVersion, Product
+from aboguard.domain.contracts import CancellationRequest
 from aboguard.domain.customers import Customer
 from aboguard.domain.dunning import CaseStatus, DunningCase, DunningPolicy, TimelineEntry
 from aboguard.domain.dunning_charges import DunningCharge
@@ -20,8 +21,10 @@ from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.ledger import JournalEntry
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import PaymentAttempt
+from aboguard.domain.price_changes import PriceChangeNotice
 from aboguard.domain.refunds import Refund
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
+from aboguard.domain.terms import Acceptance, TermsDocument
 from aboguard.errors import Conflict
 from aboguard.ids import CustomerId, InvoiceId, PaymentMethodId, PlanId, PlanVersionId, ProductId, SubscriptionId
 
@@ -63,6 +66,11 @@ class PlanRepository(Protocol):
 
     def get_by_code(self, code: str) -> Plan: ...
     def find_by_code(self, code: str) -> Plan | None: ...
+
+    def set_terms_code(self, plan_id: PlanId, terms_code: str | None) -> None:
+        """Name the terms document that applies to new subscriptions (acceptances already made keep theirs)."""
+        ...
+
     def get_version(self, version_id: PlanVersionId) -> PlanVersion: ...
     def list(self, *, include_archived: bool = False) -> list[Plan]: ...
 
@@ -302,6 +310,32 @@ class DunningRepository(Protocol):
     def open_charges_by_customer(self) -> dict[tuple[str, str], dict[str, int]]: ...
 
 
+class TermsDocumentRepository(Protocol):
+    """Published terms versions: insert-only (the database refuses updates and deletes)."""
+
+    def add(self, document: TermsDocument) -> None: ...
+    def get(self, document_id: str) -> TermsDocument: ...
+    def versions(self, code: str | None = None) -> list[TermsDocument]: ...
+
+
+class AcceptanceRepository(Protocol):
+    """Acceptance evidence: insert-only (no update path here; the database refuses one too)."""
+
+    def add(self, acceptance: Acceptance) -> None: ...
+    def for_subscription(self, subscription_id: str) -> list[Acceptance]: ...
+
+
+class CancellationRequestRepository(Protocol):
+    def add(self, request: CancellationRequest) -> None: ...
+    def for_subscription(self, subscription_id: str) -> list[CancellationRequest]: ...
+
+
+class PriceChangeNoticeRepository(Protocol):
+    def add(self, notice: PriceChangeNotice) -> None: ...
+    def save(self, notice: PriceChangeNotice) -> PriceChangeNotice: ...
+    def for_subscription(self, subscription_id: str) -> list[PriceChangeNotice]: ...
+
+
 class UnitOfWork(Protocol):
     products: ProductRepository
     plans: PlanRepository
@@ -317,6 +351,10 @@ class UnitOfWork(Protocol):
     gateway_events: GatewayEventLog
     refunds: RefundRepository
     dunning: DunningRepository
+    terms: TermsDocumentRepository
+    acceptances: AcceptanceRepository
+    cancellations: CancellationRequestRepository
+    price_changes: PriceChangeNoticeRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -332,7 +370,8 @@ class UnitOfWorkFactory(Protocol):
 
 
 __all__ = [
-    "CustomerRepository", "DuplicateDocument", "EventLog", "InstallationSettings", "InvoiceRepository", "Ledger",
-    "NumberAllocator", "PaymentMethodRepository", "PlanRepository", "ProductRepository", "RefundRepository",
-    "StoredEvent", "SubscriptionRepository", "UnitOfWork", "UnitOfWorkFactory",
+    "AcceptanceRepository", "CancellationRequestRepository", "CustomerRepository", "DuplicateDocument", "EventLog",
+    "InstallationSettings", "InvoiceRepository", "Ledger", "NumberAllocator", "PaymentMethodRepository",
+    "PlanRepository", "PriceChangeNoticeRepository", "ProductRepository", "RefundRepository", "StoredEvent",
+    "SubscriptionRepository", "TermsDocumentRepository", "UnitOfWork", "UnitOfWorkFactory",
 ]

@@ -1,5 +1,6 @@
 """SQLAlchemy Core repositories, one per aggregate; each works on the unit of work's connection."""
 
+from .contracts import SqlAcceptances, SqlCancellationRequests, SqlPriceChangeNotices, SqlTermsDocuments
 from .customers import SqlCustomerRepository
 from .dunning import SqlDunning
 from .events import SqlEventLog
@@ -15,6 +16,8 @@ from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
+    "SqlAcceptances",
+    "SqlCancellationRequests",
     "SqlCustomerRepository",
     "SqlDunning",
     "SqlEventLog",
@@ -26,7 +29,9 @@ __all__ = [
     "SqlPaymentAttempts",
     "SqlPaymentMethodRepository",
     "SqlPlanRepository",
+    "SqlPriceChangeNotices",
     "SqlProductRepository",
     "SqlRefunds",
     "SqlSubscriptionRepository",
+    "SqlTermsDocuments",
 ]
