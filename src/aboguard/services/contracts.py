@@ -132,7 +132,7 @@ def request_cancellation(ctx: ServiceContext, subscription_id: str, *,
     are kept as given (default: the customer's and the subscription id). The confirmation event carries the
     date and time of receipt and the end date, for the e-mail the customer gets at once (§ 312k (4)).
     """
-    received_at, today = ctx.now(), ctx.today()
+    today = ctx.today()
     with ctx.uow() as uow:
         sub = uow.subscriptions.get(SubscriptionId(subscription_id))
         customer = uow.customers.get(sub.customer_id)
@@ -144,18 +144,30 @@ def request_cancellation(ctx: ServiceContext, subscription_id: str, *,
                                               requested_last_day=last_day, reason=reason)
         sub, events = lifecycle.cancel(sub, version, requested_on=today, reason=kind.value, ends_on=ends_on,
                                        immediately=kind is CancellationKind.EXTRAORDINARY)
-        request = CancellationRequest(
-            id=ctx.new_id(), subscription_id=sub.id, customer_id=customer.id, kind=kind, received_at=received_at,
-            received_on=today, identity=identity, channel=channel, earliest_possible=last_day is None or too_early,
-            ends_on=ends_on, reason=(reason or "").strip() or None, requested_last_day=last_day,
-            requested_too_early=too_early)
-        uow.cancellations.add(request)
+        request, confirmation = record_request(
+            ctx, uow, sub, customer, kind=kind, identity=identity, channel=channel, ends_on=ends_on,
+            requested_last_day=last_day, too_early=too_early, reason=reason)
         sub = uow.subscriptions.save(sub)
-        confirmation = rules.confirmation(request, local_received=_local(ctx, received_at),
-                                          locale=terms_.language_for(customer.locale).value)
-        uow.events.add([*events, confirmation], received_at)
+        uow.events.add([*events, confirmation], request.received_at)
         uow.commit()
     return CancellationOutcome(request, sub, confirmation)
+
+
+def record_request(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, customer: Customer, *,
+                   kind: CancellationKind, identity: CancellationIdentity, channel: str, ends_on: date,
+                   requested_last_day: date | None, too_early: bool = False, reason: str | None = None
+                   ) -> tuple[CancellationRequest, rules.CancellationConfirmed]:
+    """Inside ``uow``: store the request as received now and make its confirmation event (not yet added)."""
+    received_at = ctx.now()
+    request = CancellationRequest(
+        id=ctx.new_id(), subscription_id=sub.id, customer_id=customer.id, kind=kind, received_at=received_at,
+        received_on=ctx.today(), identity=identity, channel=channel,
+        earliest_possible=requested_last_day is None or too_early, ends_on=ends_on,
+        reason=(reason or "").strip() or None, requested_last_day=requested_last_day, requested_too_early=too_early)
+    uow.cancellations.add(request)
+    confirmation = rules.confirmation(request, local_received=_local(ctx, received_at),
+                                      locale=terms_.language_for(customer.locale).value)
+    return request, confirmation
 
 
 def list_cancellations(ctx: ServiceContext, subscription_id: str) -> list[CancellationRequest]:

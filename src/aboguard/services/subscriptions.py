@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from aboguard.domain import invoicing
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain.catalog import PaymentMethodKind, Plan, PlanVersion
+from aboguard.domain.contracts import CancellationIdentity, CancellationKind
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
@@ -77,7 +78,12 @@ def list_subscriptions(ctx: ServiceContext, *, customer_id: str | None = None,
 
 def cancel_subscription(ctx: ServiceContext, subscription_id: str, *, last_day: date | None = None,
                         immediately: bool = False, reason: str = "customer_request") -> SubscriptionView:
-    """Cancel at the earliest end the terms allow, after a later wished-for ``last_day``, or now."""
+    """Cancel at the earliest end the terms allow, after a later wished-for ``last_day``, or now.
+
+    A cancellation with notice is the customer's, taken down by the merchant: it is recorded as a cancellation
+    request and confirmed like one from ``aboguard contracts cancel`` (§ 312k BGB); ``immediately`` is the
+    merchant's own decision and is not. Unlike ``contracts cancel``, a ``last_day`` too early is refused.
+    """
     ends_on = last_day + timedelta(days=1) if last_day else None
     today = ctx.today()
     with ctx.uow() as uow:
@@ -85,6 +91,13 @@ def cancel_subscription(ctx: ServiceContext, subscription_id: str, *, last_day: 
         version = uow.plans.get_version(sub.plan_version_id)
         sub, events = lifecycle.cancel(sub, version, requested_on=today, reason=reason, ends_on=ends_on,
                                        immediately=immediately)
+        if not immediately and sub.ends_on is not None:
+            customer = uow.customers.get(sub.customer_id)
+            _, confirmation = contracts.record_request(
+                ctx, uow, sub, customer, kind=CancellationKind.ORDINARY, channel="merchant", ends_on=sub.ends_on,
+                identity=CancellationIdentity(customer.name, customer.email, sub.id), requested_last_day=last_day,
+                reason=None if reason == "customer_request" else reason)
+            events.append(confirmation)
         return _save(ctx, uow, sub, events, today)
 
 
