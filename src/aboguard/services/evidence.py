@@ -17,16 +17,19 @@ from typing import Any
 from aboguard.documents import evidence_pack, render
 from aboguard.domain import terms as terms_
 from aboguard.domain.catalog import PaymentMethodKind
+from aboguard.domain.customers import Customer
 from aboguard.domain.dunning_charges import ChargeKind, charges_receivable, interest_receivable
 from aboguard.domain.invoicing import DocumentKind, Invoice
 from aboguard.domain.ledger import EntryKind, receivable
+from aboguard.domain.refunds import Refund
+from aboguard.domain.subscriptions import Subscription
 from aboguard.domain.terms import Language
-from aboguard.ids import SubscriptionId
+from aboguard.ids import CustomerId, SubscriptionId
 from aboguard.money import Money
 from aboguard.store.uow import UnitOfWork
 
 from .context import ServiceContext
-from .contracts import contract_facts, summary_for
+from .contracts import ContractFacts, contract_facts, summary_for
 from .dunning import unbooked_interest
 
 _MOVEMENTS = {EntryKind.PAYMENT_RECEIVED, EntryKind.PAYMENT_REVERSED, EntryKind.REFUND, EntryKind.REFUND_REVERSED}
@@ -79,7 +82,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _subscription(uow: UnitOfWork, sub: Any, customer: Any, facts: Any) -> dict[str, Any]:
+def _subscription(uow: UnitOfWork, sub: Subscription, customer: Customer, facts: ContractFacts) -> dict[str, Any]:
     version = uow.plans.get_version(sub.plan_version_id)
     plan = uow.plans.get(version.plan_id)
     return {
@@ -142,13 +145,13 @@ def _attempts(uow: UnitOfWork, invoices: list[Invoice]) -> list[dict[str, Any]]:
             for invoice in invoices for a in uow.attempts.list(invoice_id=invoice.id, limit=10_000)]
 
 
-def _refund(r: Any) -> dict[str, Any]:
+def _refund(r: Refund) -> dict[str, Any]:
     return {"id": r.id, "invoice_id": r.invoice_id, "credit_note_id": r.credit_note_id, "amount": r.amount,
             "channel": r.channel, "status": r.status, "reason": r.reason, "created_at": r.created_at,
             "updated_at": r.updated_at, "provider_refund_id": r.provider_refund_id, "failure_code": r.failure_code}
 
 
-def _mandates(uow: UnitOfWork, customer_id: Any) -> list[dict[str, Any]]:
+def _mandates(uow: UnitOfWork, customer_id: CustomerId) -> list[dict[str, Any]]:
     return [{"id": m.id, "status": m.status, "default": m.is_default, "iban_masked": m.label(),
              "bic": m.bic, "account_holder": m.account_holder, "mandate_reference": m.mandate_reference,
              "signed_on": m.mandate_signed_on, "created_at": m.created_at}
@@ -182,7 +185,7 @@ def _events(uow: UnitOfWork, subscription_id: str, documents: list[Invoice]) -> 
     return sorted(found.values(), key=lambda e: (e["occurred_at"], e["id"]))
 
 
-def _statement(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str, customer: Any,
+def _statement(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str, customer: Customer,
                invoices: list[Invoice]) -> dict[str, Any]:
     today = ctx.today()
     accounts = {receivable(customer.id): "principal", charges_receivable(customer.id): "costs",
