@@ -161,5 +161,5 @@ def downgrade() -> None:
     op.drop_table("cancellation_requests")
     op.drop_table("contract_acceptances")
     op.drop_table("terms_documents")
-    with op.batch_alter_table("plans") as batch:
-        batch.drop_column("terms_code")
+    # native DROP COLUMN (SQLite >= 3.35): a batch copy would drop ``plans``, which plan_versions references
+    op.execute("ALTER TABLE plans DROP COLUMN terms_code")
