@@ -373,7 +373,7 @@ def test_current_revision_is_none_before_and_head_after_upgrade_and_upgrading_ag
         assert migrate.current_revision(engine) == migrate.head_revision() == "0009_contracts"
         before = sorted(inspect(engine).get_table_names())
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0006_dunning"
+        assert migrate.current_revision(engine) == "0009_contracts"
         assert sorted(inspect(engine).get_table_names()) == before
         assert set(tables.metadata.tables) | {"alembic_version"} == set(before)
     finally:
