@@ -11,9 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from aboguard.domain.catalog import Audience, PlanSpec, Terms
+from aboguard.domain.catalog import PaymentMethodKind as Kind
 from aboguard.domain.contracts import CancellationKind, InvalidCancellation, WithdrawalRefused
 from aboguard.domain.customers import CustomerKind, CustomerSpec
 from aboguard.domain.invoicing import InvoiceStatus
+from aboguard.domain.payment_methods import PaymentMethodSpec
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.domain.price_changes import InvalidPriceChange, PriceChangeStatus
 from aboguard.domain.subscriptions import SubscriptionStatus
@@ -273,6 +275,29 @@ def test_an_unpaid_invoice_is_credited_for_the_unused_days_instead_of_refunded(c
     assert outcome.refunded == {} and list(outcome.credited.values()) == [Money(6_77, EUR)]
     [invoice] = invoices.list_invoices(ctx, subscription_id=sub.subscription.id, kind="invoice")
     assert invoice.amount_due == Money(3_22, EUR)  # the ten days served are still owed
+    check_ledger(ctx)
+
+
+def test_a_sepa_debit_still_on_its_way_waits_and_is_refunded_once_it_settled(ctx: ServiceContext) -> None:
+    customer = customers.create_customer(ctx, CustomerSpec(email="s@example.de", name="Sepa", country="DE"))
+    payment_methods.add_payment_method(ctx, customer.id, PaymentMethodSpec(
+        Kind.SEPA_DEBIT, iban="DE89370400440532013000", account_holder="Sepa"))
+    sub = subscriptions.create_subscription(ctx, customer_id=customer.id, plan_code="basic", acceptance=WEB)
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)  # the debit is submitted; it settles in three days
+    _advance(ctx, 1)
+    first = withdrawals.withdraw(ctx, sub.subscription.id)
+    # 3 March: 30 of 31 days unused -> 9.99 * 30 / 31 = 9.6677 -> 9.67, but the money is not in yet
+    assert first.subscription.status is SubscriptionStatus.ENDED
+    assert (first.refunded, first.credited, list(first.waiting.values())) == ({}, {}, [Money(9_67, EUR)])
+    _advance(ctx, 3)
+    collection.run_collection(ctx)  # settled
+    second = withdrawals.withdraw(ctx, sub.subscription.id)
+    assert list(second.refunded.values()) == [Money(9_67, EUR)] and second.waiting == {}
+    with pytest.raises(WithdrawalRefused, match="already withdrawn"):
+        withdrawals.withdraw(ctx, sub.subscription.id)
+    [invoice] = invoices.list_invoices(ctx, subscription_id=sub.subscription.id, kind="invoice")
+    assert (invoice.paid, invoice.credited, invoice.amount_due) == (Money(32, EUR), Money(9_67, EUR), Money(0, EUR))
     check_ledger(ctx)
 
 

@@ -105,7 +105,8 @@ def withdraw(subscription_id: str = typer.Argument(...), channel: str = typer.Op
     """Withdrawal (Widerruf) within 14 days: the contract ends today, pre-paid unused days are refunded."""
     outcome = withdrawals.withdraw(context(), subscription_id, channel=channel)
     if json_out:
-        emit_json({**cancellation_dict(outcome.request), "refunded": outcome.refunded, "credited": outcome.credited})
+        emit_json({**cancellation_dict(outcome.request), "refunded": outcome.refunded, "credited": outcome.credited,
+                   "waiting": outcome.waiting})
         return
     typer.echo(f"Withdrawal received {outcome.request.received_at.isoformat()}; subscription "
                f"{outcome.subscription.id} is {outcome.subscription.status.value}.")
@@ -113,6 +114,9 @@ def withdraw(subscription_id: str = typer.Argument(...), channel: str = typer.Op
         typer.echo(f"  refunded {amount.format('en')} of {number}")
     for number, amount in outcome.credited.items():
         typer.echo(f"  credited {amount.format('en')} of {number} (no longer owed)")
+    for number, amount in outcome.waiting.items():
+        typer.echo(f"  {amount.format('en')} of {number} waits for a payment on its way; run this again once it "
+                   "settled")
 
 
 @app.command("price-consent")

@@ -40,6 +40,7 @@ class WithdrawalOutcome:
     subscription: Subscription
     refunded: dict[str, Money] = field(default_factory=dict)  # invoice number -> paid back now
     credited: dict[str, Money] = field(default_factory=dict)  # invoice number -> credited without payout now
+    waiting: dict[str, Money] = field(default_factory=dict)  # a payment is on its way: settled by the next run
 
 
 def withdraw(ctx: ServiceContext, subscription_id: str, *, channel: str = "cli") -> WithdrawalOutcome:
@@ -48,7 +49,7 @@ def withdraw(ctx: ServiceContext, subscription_id: str, *, channel: str = "cli")
         earlier = [r for r in uow.cancellations.for_subscription(sub.id) if r.kind is CancellationKind.WITHDRAWAL]
         if earlier and sub.cancel_reason == CancellationKind.WITHDRAWAL.value:
             request = earlier[-1]
-            if not _missing(uow, sub, request):
+            if not _plan(uow, sub, request):
                 raise WithdrawalRefused(f"subscription {sub.id} was already withdrawn from on {request.received_on} "
                                         "and everything is refunded")
         else:
@@ -114,24 +115,26 @@ def _plan(uow: UnitOfWork, sub: Subscription, request: CancellationRequest) -> l
     return plan
 
 
-def _missing(uow: UnitOfWork, sub: Subscription, request: CancellationRequest) -> bool:
-    return bool(_plan(uow, sub, request))
-
-
 def _currency(uow: UnitOfWork, sub: Subscription) -> str:
     return uow.plans.get_version(sub.plan_version_id).price.currency
 
 
 def _settle(ctx: ServiceContext, outcome: WithdrawalOutcome) -> None:
-    """Phase two: refund what was paid for the unused days, credit the rest."""
+    """Phase two: refund what was paid for the unused days, credit the rest.
+
+    An invoice with a payment still on its way (a SEPA debit not settled) waits: crediting it now would leave
+    the money that arrives later unrefunded. Running ``withdraw`` again once it settled finishes it.
+    """
     request = outcome.request
     with ctx.uow() as uow:
         sub = uow.subscriptions.get(SubscriptionId(request.subscription_id))
-        plan = [(invoice.id, amount, _paid_through_gateway(ctx, uow, invoice)) for invoice, amount
-                in _plan(uow, sub, request)]
+        plan = [(invoice, amount, _attempts_of(ctx, uow, invoice)) for invoice, amount in _plan(uow, sub, request)]
     reason = f"{_marker(request)} (Widerruf)"
-    for invoice_id, amount, through_gateway in plan:
-        invoice = invoices_.get_invoice(ctx, invoice_id)
+    for planned, amount, (through_gateway, in_flight) in plan:
+        if in_flight:
+            outcome.waiting[planned.number or planned.id] = amount
+            continue
+        invoice = invoices_.get_invoice(ctx, planned.id)
         refund = min(amount, invoice.paid)
         if refund.is_positive():
             refunds_.refund_invoice(ctx, invoice.id, amount=str(refund.to_decimal()), reason=reason,
@@ -143,9 +146,9 @@ def _settle(ctx: ServiceContext, outcome: WithdrawalOutcome) -> None:
             outcome.credited[invoice.number or invoice.id] = rest
 
 
-def _paid_through_gateway(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice) -> bool:
-    gateway = ctx.gateway
-    if gateway is None:
-        return False
-    return any(a.status is AttemptStatus.SUCCEEDED and a.gateway == gateway.name
-               for a in uow.attempts.list(invoice_id=invoice.id, limit=1000))
+def _attempts_of(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice) -> tuple[bool, bool]:
+    """(paid through the configured gateway, a payment still on its way)."""
+    attempts = uow.attempts.list(invoice_id=invoice.id, limit=1000)
+    gateway = ctx.gateway.name if ctx.gateway is not None else None
+    return (any(a.status is AttemptStatus.SUCCEEDED and a.gateway == gateway for a in attempts),
+            any(a.status is AttemptStatus.PENDING for a in attempts))
