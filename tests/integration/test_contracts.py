@@ -19,7 +19,7 @@ from aboguard.domain.payment_methods import PaymentMethodSpec
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.domain.price_changes import InvalidPriceChange, PriceChangeStatus
 from aboguard.domain.subscriptions import SubscriptionStatus
-from aboguard.domain.terms import AcceptanceSpec, TermsNotFound
+from aboguard.domain.terms import AcceptanceSpec, InvalidTerms, TermsNotFound
 from aboguard.money import Money
 from aboguard.payments.sandbox import SandboxGateway
 from aboguard.services import (
@@ -138,6 +138,9 @@ def test_a_plan_with_terms_takes_no_acceptance_while_no_version_is_in_force(ctx:
     with pytest.raises(TermsNotFound, match="in force on 2026-03-02"):
         subscriptions.create_subscription(ctx, customer_id=anna.id, plan_code="pro", acceptance=WEB)
     assert subscriptions.list_subscriptions(ctx) == []
+    with pytest.raises(InvalidTerms, match="cannot take effect in the past"):
+        terms.publish_terms(ctx, "agb", content=b"AGB\n", filename="agb.txt", language="de",
+                            valid_from=date(2026, 3, 1))
     with pytest.raises(TermsNotFound, match="no terms 'nope'"):
         plans.create_plan(ctx, code="x", name="X", terms_code="nope",
                           spec=PlanSpec(Money(1_00, EUR), Interval(IntervalUnit.MONTH)))

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from aboguard.domain import contracts as rules
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain import terms as terms_
-from aboguard.domain.contract_summary import ContractSummary
+from aboguard.domain.contract_summary import ContractSummary, render
 from aboguard.domain.contracts import CancellationIdentity, CancellationKind, CancellationRequest
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
@@ -57,7 +57,7 @@ def record_acceptance(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, c
     summary = summary_for(ctx, uow, sub, customer, language=language, today=today, terms=terms)
     acceptance, events = terms_.record_acceptance(
         ctx.new_id(), subscription_id=sub.id, customer_id=customer.id, customer_name=customer.name, spec=spec,
-        accepted_at=ctx.now(), summary_text=summary.to_dict()["text"], summary_locale=language.value,
+        accepted_at=ctx.now(), summary_text=render(summary), summary_locale=language.value,
         terms=terms, reason=reason)
     uow.acceptances.add(acceptance)
     return acceptance, events

@@ -18,6 +18,9 @@ def publish_terms(ctx: ServiceContext, code: str, *, content: bytes, filename: s
 
     Earlier versions and every acceptance of them stay exactly as they were.
     """
+    if valid_from is not None and valid_from < ctx.today():
+        raise rules.InvalidTerms(f"a terms version cannot take effect in the past ({valid_from}); publish it valid "
+                                 f"from today ({ctx.today()}) or later")
     with ctx.uow() as uow:
         document = rules.publish(ctx.new_id(), code=code, language=language, content=content, filename=filename,
                                  valid_from=valid_from or ctx.today(), published_at=ctx.now(),
