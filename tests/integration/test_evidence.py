@@ -135,6 +135,7 @@ def test_the_pack_holds_contract_terms_invoices_payments_mandate_dunning_and_sta
     assert first["principal_open"]["amount_minor"] == 999 - principal_paid
     assert first["open_total"]["amount_minor"] == sum(first[k]["amount_minor"] for k in (
         "principal_open", "fees_open", "interest_open", "interest_accrued"))
+    assert [d["action"] for d in first["dunning"]] == actions
     html = files["statement/statement.html"].decode()
     assert html.startswith("<!DOCTYPE html>") and "§ 367" in html and "<script" not in html and "http" not in html
 

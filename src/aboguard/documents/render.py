@@ -131,6 +131,9 @@ def statement_html(statement: Mapping[str, Any]) -> bytes:
                  "Hauptforderung / principal"],
                 [[p["date"], p["description"], p["amount"], p["applied"]["costs"], p["applied"]["interest"],
                   p["applied"]["principal"]] for p in item["payments"]], frozenset({2, 3, 4, 5})))
+        if item.get("dunning"):
+            parts.append(_table(["Datum / date", "Mahnschritt / dunning step", "Weg / channel", "Inhalt / detail"],
+                                [[d["date"], d["action"], d["channel"], d["detail"]] for d in item["dunning"]]))
     totals = statement["totals"]
     parts.append("<h2>Summe / totals</h2>" + _table(
         ["Währung / currency", "Hauptforderung / principal", "Kosten / fees", "Zinsen / interest", "Gesamt / total"],

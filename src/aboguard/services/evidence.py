@@ -223,7 +223,9 @@ def _statement(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str, custo
                                 "amount": c.amount, "open": c.open} for c in fees],
                       "interest_charges": [{"date": c.charged_on, "description": c.description, "amount": c.amount,
                                             "open": c.open} for c in charges if c.kind is ChargeKind.INTEREST],
-                      "payments": payments})
+                      "payments": payments,
+                      "dunning": [{"date": e.happened_on, "action": e.action, "channel": e.channel,
+                                   "detail": e.detail} for e in (uow.dunning.timeline(case.id) if case else [])]})
         sums = totals[invoice.currency]
         for key, value in (("principal_open", principal_open), ("fees_open", fees_open),
                            ("interest_open", interest_open + accrued), ("open_total", open_total)):
