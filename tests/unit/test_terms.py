@@ -9,11 +9,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from aboguard.domain import terms as rules
-from aboguard.domain.catalog import RenewalMode
-from aboguard.domain.contract_summary import ContractSummary, format_date, render
+from aboguard.domain.catalog import PaymentMethodKind, RenewalMode
+from aboguard.domain.contract_summary import ContractSummary, format_date, method_label, render
 from aboguard.domain.contracts import CancellationWindow
+from aboguard.domain.payment_methods import PaymentMethod, PaymentMethodStatus
 from aboguard.domain.periods import Interval, IntervalUnit
 from aboguard.domain.terms import AcceptanceSpec, InvalidTerms, Language, TermsNotFound
+from aboguard.ids import CustomerId, PaymentMethodId
 from aboguard.money import Money
 
 NOW = datetime(2025, 1, 31, 9, tzinfo=UTC)
@@ -104,3 +106,21 @@ def test_the_summary_names_price_terms_cancellation_deadline_and_withdrawal_in_g
 def test_dates_are_written_as_each_language_expects() -> None:
     assert format_date(date(2024, 2, 29), Language.DE) == "29.02.2024"
     assert format_date(date(2024, 2, 29), Language.EN) == "29 February 2024"
+
+
+def test_the_payment_method_is_named_in_the_summary_language_and_masked() -> None:
+    def method(kind: PaymentMethodKind, **fields) -> PaymentMethod:
+        return PaymentMethod(PaymentMethodId("m"), CustomerId("c"), kind, True, PaymentMethodStatus.ACTIVE, NOW,
+                             **fields)
+
+    visa = method(PaymentMethodKind.CARD, brand="visa", last4="4242", exp_month=3, exp_year=2030)
+    sepa = method(PaymentMethodKind.SEPA_DEBIT, iban="DE89370400440532013000", account_holder="Anna",
+                  mandate_reference="AG-1")
+    transfer = method(PaymentMethodKind.BANK_TRANSFER)
+    assert method_label(visa, Language.DE) == "Visa •••• 4242, gültig bis 03/2030"
+    assert method_label(visa, Language.EN) == "Visa •••• 4242, expires 03/2030"
+    assert method_label(sepa, Language.DE) == ("SEPA-Lastschrift DE89 •••• •••• •••• •••• 3000 (Anna), "
+                                               "Mandatsreferenz AG-1")
+    assert "0532013000" not in method_label(sepa, Language.EN)
+    assert (method_label(transfer, Language.DE), method_label(transfer, Language.EN)) == ("Überweisung",
+                                                                                        "Bank transfer")

@@ -13,8 +13,9 @@ from typing import Any
 
 from aboguard.money import Money
 
-from .catalog import RenewalMode
+from .catalog import PaymentMethodKind, RenewalMode
 from .contracts import WITHDRAWAL_DAYS, CancellationWindow
+from .payment_methods import CARD_BRANDS, MASK, PaymentMethod, mask_email, mask_iban
 from .periods import Interval, IntervalUnit
 from .terms import Language
 
@@ -73,6 +74,23 @@ class ContractSummary:
             if self.terms_code else None,
             "text": render(self),
         }
+
+
+def method_label(method: PaymentMethod, language: Language) -> str:
+    """The payment method as the customer reads it, masked (never a full IBAN, card number or token)."""
+    de = language is Language.DE
+    if method.kind is PaymentMethodKind.CARD:
+        brand = CARD_BRANDS.get(method.brand or "", method.brand or ("Karte" if de else "Card"))
+        expiry = f"{method.exp_month:02d}/{method.exp_year}" if method.exp_month and method.exp_year else "?"
+        return f"{brand} {MASK} {method.last4}, " + (f"gültig bis {expiry}" if de else f"expires {expiry}")
+    if method.kind is PaymentMethodKind.PAYPAL:
+        return f"PayPal ({mask_email(method.payer_email)})" if method.payer_email else "PayPal"
+    if method.kind is PaymentMethodKind.SEPA_DEBIT:
+        what = "SEPA-Lastschrift" if de else "SEPA direct debit"
+        reference = f", {'Mandatsreferenz' if de else 'mandate reference'} {method.mandate_reference}" \
+            if method.mandate_reference else ""
+        return f"{what} {mask_iban(method.iban or '')} ({method.account_holder}){reference}"
+    return "Überweisung" if de else "Bank transfer"
 
 
 def format_date(day: date, language: Language) -> str:

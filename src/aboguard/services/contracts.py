@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from aboguard.domain import contracts as rules
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain import terms as terms_
-from aboguard.domain.contract_summary import ContractSummary, render
+from aboguard.domain.contract_summary import ContractSummary, method_label, render
 from aboguard.domain.contracts import CancellationIdentity, CancellationKind, CancellationRequest
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
@@ -35,7 +35,7 @@ def summary_for(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, custome
         customer_name=customer.company or customer.name, consumer=sub.consumer, plan_name=plan.name,
         plan_code=plan.code, plan_version=version.number, price=version.price, interval=version.interval,
         tax_inclusive=version.tax_inclusive, setup_fee=version.setup_fee, start_on=sub.start_on,
-        trial_end_on=sub.trial_end_on, payment_method=method.label() if method else None,
+        trial_end_on=sub.trial_end_on, payment_method=method_label(method, language) if method else None,
         min_term_months=version.terms.min_term_months,
         min_term_last_day=sub.min_term_end_on - timedelta(days=1) if sub.min_term_end_on else None,
         notice_days=version.terms.notice_days,
