@@ -91,7 +91,7 @@ def test_cancel_respects_minimum_term_and_notice_and_records_events(ctx: Service
     assert cancelled.subscription.status is SubscriptionStatus.CANCELED
     assert cancelled.subscription.ends_on == date(2026, 1, 31)
     assert cancelled.subscription.version == 2
-    assert _events(ctx, sub_id) == ["subscription.created", "subscription.canceled"]
+    assert _events(ctx, sub_id) == ["subscription.created", "subscription.canceled", "contract.cancellation_confirmed"]
 
 
 def test_business_customer_upgrades_and_downgrades(ctx: ServiceContext) -> None:

@@ -15,6 +15,7 @@ from aboguard.services import demo
 from . import (
     billing,
     clock,
+    contracts,
     customers,
     dunning,
     incentives,
@@ -28,6 +29,7 @@ from . import (
     sepa,
     simulate,
     subscriptions,
+    terms,
 )
 from .context import context, initialise
 from .render import clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
@@ -62,6 +64,9 @@ app.command("bill")(billing.bill)
 app.add_typer(notify.app, name="notify")
 app.add_typer(notify.messages_app, name="messages")
 app.add_typer(notify.webhooks_app, name="webhooks")
+app.add_typer(terms.app, name="terms")
+app.add_typer(contracts.app, name="contracts")
+app.command("evidence")(contracts.evidence)
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 

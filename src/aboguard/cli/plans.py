@@ -16,11 +16,15 @@ from aboguard.domain.catalog import (
     Terms,
     parse_enum,
 )
-from aboguard.domain.periods import Interval
+from aboguard.domain.periods import Interval, parse_date
+from aboguard.errors import InvalidPlan
 from aboguard.money import Money
 from aboguard.services import plans as service
+from aboguard.services import price_changes
+from aboguard.services import terms as terms_service
 
 from .context import context
+from .contracts_render import price_notice_dict
 from .render import emit_json, plan_dict, table
 
 app = typer.Typer(help="Products and plans with their prices and terms.", no_args_is_help=True)
@@ -45,6 +49,7 @@ def create(
     audience: str = typer.Option("consumer", "--audience", help="consumer or business."),
     payment_methods: str = typer.Option("card,paypal,sepa_debit,bank_transfer", "--payment-methods"),
     product: str | None = typer.Option(None, "--product", help="Product code (default: the plan code)."),
+    terms: str | None = typer.Option(None, "--terms", help="Code of the published terms document (AGB)."),
     json_out: bool = JSON,
 ) -> None:
     """Create a plan with its first price version."""
@@ -60,8 +65,21 @@ def create(
         payment_methods=frozenset(parse_enum(PaymentMethodKind, m, "payment method")
                                   for m in payment_methods.split(",") if m.strip()),
     )
-    plan = service.create_plan(context(), code=code, name=name, spec=spec, product_code=product)
+    plan = service.create_plan(context(), code=code, name=name, spec=spec, product_code=product, terms_code=terms)
     _print_plan(plan, json_out)
+
+
+@app.command("set-terms")
+def set_terms(
+    code: str = typer.Argument(..., help="Plan code."),
+    terms: str | None = typer.Option(None, "--terms", help="Terms code (omit with --none)."),
+    none: bool = typer.Option(False, "--none", help="The plan has no terms document."),
+    json_out: bool = JSON,
+) -> None:
+    """Name the terms document for new subscriptions; earlier acceptances keep the version accepted."""
+    if (terms is None) == (not none):
+        raise InvalidPlan("give --terms CODE or --none")
+    _print_plan(terms_service.set_plan_terms(context(), code, terms), json_out)
 
 
 @app.command("set-price")
@@ -121,3 +139,19 @@ def _print_plan(plan: Plan, json_out: bool) -> None:
     if len(plan.versions) > 1:
         history = ", ".join(f"v{x.number} {x.price.format('en')}" for x in plan.versions)
         typer.echo(f"  versions     {history}")
+
+
+@app.command("announce-price")
+def announce_price(
+    code: str = typer.Argument(..., help="Plan code whose current price older subscriptions should move to."),
+    effective: str = typer.Option(..., "--effective", help="Date the new price would apply (YYYY-MM-DD), "
+                                  "at least 30 days ahead."),
+    json_out: bool = JSON,
+) -> None:
+    """Announce the plan's current price to subscribers on older versions; it applies only to those who agree."""
+    notices = price_changes.announce_price_change(context(), code, effective_on=parse_date(effective, "--effective"))
+    if json_out:
+        emit_json([price_notice_dict(n) for n in notices])
+        return
+    typer.echo(f"Announced to {len(notices)} subscription(s); each must accept "
+               "(`aboguard contracts price-consent SUB --accept` or `--decline [--cancel]`).")

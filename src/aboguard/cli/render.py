@@ -52,7 +52,7 @@ def version_dict(v: PlanVersion) -> dict[str, Any]:
 
 def plan_dict(p: Plan) -> dict[str, Any]:
     return {"id": p.id, "code": p.code, "name": p.name, "product_id": p.product_id,
-            "audience": p.audience.value, "active": p.active, "created_at": p.created_at,
+            "audience": p.audience.value, "active": p.active, "created_at": p.created_at, "terms_code": p.terms_code,
             "current_version": version_dict(p.current), "versions": [version_dict(v) for v in p.versions]}
 
 

@@ -10,6 +10,7 @@ import typer
 from aboguard.domain.catalog import parse_enum
 from aboguard.domain.periods import parse_date
 from aboguard.domain.subscriptions import ChangeTiming, SubscriptionStatus
+from aboguard.domain.terms import AcceptanceSpec
 from aboguard.errors import InvalidSubscription
 from aboguard.services import subscriptions as service
 from aboguard.services.subscriptions import SubscriptionView
@@ -27,11 +28,15 @@ def create(
     customer: str = typer.Option(..., "--customer", help="Customer id."),
     plan: str = typer.Option(..., "--plan", help="Plan code."),
     start: str | None = typer.Option(None, "--start", help="Start date YYYY-MM-DD (default today)."),
+    channel: str = typer.Option("cli", "--channel", help="How the customer accepted: cli, api, portal or import."),
+    ip: str | None = typer.Option(None, "--ip", help="The customer's IP address at acceptance, if known."),
+    user_agent: str | None = typer.Option(None, "--user-agent", help="The customer's browser, if known."),
     json_out: bool = JSON,
 ) -> None:
-    """Subscribe a customer to a plan's current price version."""
+    """Subscribe a customer to a plan's current price version, recording the terms and summary accepted."""
     start_on = parse_date(start, "--start") if start else None
-    _print(service.create_subscription(context(), customer_id=customer, plan_code=plan, start_on=start_on), json_out)
+    _print(service.create_subscription(context(), customer_id=customer, plan_code=plan, start_on=start_on,
+                                       acceptance=AcceptanceSpec.parse(channel, ip, user_agent)), json_out)
 
 
 @app.command("list")

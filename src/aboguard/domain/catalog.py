@@ -128,6 +128,7 @@ class Plan:
     created_at: datetime
     active: bool = True
     versions: tuple[PlanVersion, ...] = field(default=())
+    terms_code: str | None = None  # the terms document (AGB) that applies; the version in force at acceptance counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from aboguard.domain import events as ev
 from aboguard.domain.catalog import Plan, PlanSpec, Product, build_version, validate_code
+from aboguard.domain.terms import TermsNotFound, validate_terms_code
 from aboguard.errors import DuplicatePlanCode, InvalidPlan
 from aboguard.ids import PlanId, PlanVersionId, ProductId
 from aboguard.money import Money
@@ -14,8 +15,11 @@ from .context import ServiceContext
 
 
 def create_plan(ctx: ServiceContext, *, code: str, name: str, spec: PlanSpec,
-                product_code: str | None = None) -> Plan:
-    """A new plan with its first price version; the product is created on first use."""
+                product_code: str | None = None, terms_code: str | None = None) -> Plan:
+    """A new plan with its first price version; the product is created on first use.
+
+    ``terms_code`` names the terms document (AGB) that applies; it must be published already.
+    """
     code = validate_code(code)
     if not name.strip():
         raise InvalidPlan("a plan needs a name")
@@ -31,7 +35,13 @@ def create_plan(ctx: ServiceContext, *, code: str, name: str, spec: PlanSpec,
         plan_id = PlanId(ctx.new_id())
         version = build_version(spec, version_id=PlanVersionId(ctx.new_id()), plan_id=plan_id, number=1,
                                 created_at=now)
-        plan = Plan(plan_id, code, name.strip(), product.id, spec.audience, version, now, versions=(version,))
+        if terms_code is not None:
+            terms_code = validate_terms_code(terms_code)
+            if not uow.terms.versions(terms_code):
+                raise TermsNotFound(f"no terms {terms_code!r} are published: `aboguard terms publish {terms_code} "
+                                    "--file ...` first")
+        plan = Plan(plan_id, code, name.strip(), product.id, spec.audience, version, now, versions=(version,),
+                    terms_code=terms_code)
         uow.plans.add(plan)
         uow.events.add([ev.PlanCreated(plan.id, code, 1)], now)
         uow.commit()

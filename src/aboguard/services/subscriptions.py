@@ -8,16 +8,18 @@ from datetime import date, timedelta
 from aboguard.domain import invoicing
 from aboguard.domain import subscriptions as lifecycle
 from aboguard.domain.catalog import PaymentMethodKind, Plan, PlanVersion
+from aboguard.domain.contracts import CancellationIdentity, CancellationKind
 from aboguard.domain.customers import Customer
 from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus
 from aboguard.domain.periods import Period
 from aboguard.domain.subscriptions import ChangeTiming, Proration, Subscription, SubscriptionStatus
+from aboguard.domain.terms import AcceptanceSpec
 from aboguard.errors import InvalidSubscription
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store.uow import UnitOfWork
 
-from . import billing
+from . import billing, contracts
 from .context import ServiceContext
 from .payment_methods import ensure_method_allowed
 
@@ -36,7 +38,12 @@ class SubscriptionView:
 
 
 def create_subscription(ctx: ServiceContext, *, customer_id: str, plan_code: str,
-                        start_on: date | None = None) -> SubscriptionView:
+                        start_on: date | None = None, acceptance: AcceptanceSpec | None = None) -> SubscriptionView:
+    """Subscribe ``customer_id`` to the plan's current version.
+
+    With ``acceptance`` (how the customer agreed: channel, IP address, user agent), the terms version in force
+    today and the contract summary shown are recorded as acceptance evidence in the same transaction.
+    """
     today = ctx.today()
     with ctx.uow() as uow:
         customer = uow.customers.get(CustomerId(customer_id))
@@ -47,6 +54,8 @@ def create_subscription(ctx: ServiceContext, *, customer_id: str, plan_code: str
         sub, events = lifecycle.start(SubscriptionId(ctx.new_id()), customer=customer, plan=plan,
                                       start_on=start_on or today, created_at=ctx.now())
         uow.subscriptions.add(sub)
+        if acceptance is not None:
+            events += contracts.record_acceptance(ctx, uow, sub, customer, acceptance)[1]
         uow.events.add(events, ctx.now())
         view = _view(uow, sub, today)
         uow.commit()
@@ -69,7 +78,12 @@ def list_subscriptions(ctx: ServiceContext, *, customer_id: str | None = None,
 
 def cancel_subscription(ctx: ServiceContext, subscription_id: str, *, last_day: date | None = None,
                         immediately: bool = False, reason: str = "customer_request") -> SubscriptionView:
-    """Cancel at the earliest end the terms allow, after a later wished-for ``last_day``, or now."""
+    """Cancel at the earliest end the terms allow, after a later wished-for ``last_day``, or now.
+
+    A cancellation with notice is the customer's, taken down by the merchant: it is recorded as a cancellation
+    request and confirmed like one from ``aboguard contracts cancel`` (§ 312k BGB); ``immediately`` is the
+    merchant's own decision and is not. Unlike ``contracts cancel``, a ``last_day`` too early is refused.
+    """
     ends_on = last_day + timedelta(days=1) if last_day else None
     today = ctx.today()
     with ctx.uow() as uow:
@@ -77,6 +91,13 @@ def cancel_subscription(ctx: ServiceContext, subscription_id: str, *, last_day: 
         version = uow.plans.get_version(sub.plan_version_id)
         sub, events = lifecycle.cancel(sub, version, requested_on=today, reason=reason, ends_on=ends_on,
                                        immediately=immediately)
+        if not immediately and sub.ends_on is not None:
+            customer = uow.customers.get(sub.customer_id)
+            _, confirmation = contracts.record_request(
+                ctx, uow, sub, customer, kind=CancellationKind.ORDINARY, channel="merchant", ends_on=sub.ends_on,
+                identity=CancellationIdentity(customer.name, customer.email, sub.id), requested_last_day=last_day,
+                reason=None if reason == "customer_request" else reason)
+            events.append(confirmation)
         return _save(ctx, uow, sub, events, today)
 
 

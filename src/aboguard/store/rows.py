@@ -60,7 +60,7 @@ def plan_to_row(plan: Plan) -> dict[str, Any]:
     return {
         "id": plan.id, "code": plan.code, "name": plan.name, "product_id": plan.product_id,
         "audience": plan.audience.value, "current_version_id": plan.current.id, "active": plan.active,
-        "created_at": plan.created_at,
+        "created_at": plan.created_at, "terms_code": plan.terms_code,
     }
 
 
@@ -73,7 +73,7 @@ def plan_from_row(row: Row, versions: Iterable[PlanVersion]) -> Plan:
     return Plan(
         id=PlanId(row["id"]), code=row["code"], name=row["name"], product_id=ProductId(row["product_id"]),
         audience=Audience(row["audience"]), current=current, created_at=row["created_at"],
-        active=bool(row["active"]), versions=ordered,
+        active=bool(row["active"]), versions=ordered, terms_code=row["terms_code"],
     )
 
 

@@ -7,7 +7,9 @@ from typing import Self
 from sqlalchemy.engine import Connection, Engine
 
 from .repositories import (
+    SqlAcceptances,
     SqlBankStatements,
+    SqlCancellationRequests,
     SqlCustomerRepository,
     SqlDunning,
     SqlEventLog,
@@ -23,10 +25,12 @@ from .repositories import (
     SqlPaymentAttempts,
     SqlPaymentMethodRepository,
     SqlPlanRepository,
+    SqlPriceChangeNotices,
     SqlProductRepository,
     SqlRefunds,
     SqlSepaFiles,
     SqlSubscriptionRepository,
+    SqlTermsDocuments,
     SqlWebhooks,
 )
 from .repositories.payment_methods import NO_SECRETS
@@ -57,6 +61,10 @@ class SqlUnitOfWork:
     notices: SqlNotices
     sepa_files: SqlSepaFiles
     bank: SqlBankStatements
+    terms: SqlTermsDocuments
+    acceptances: SqlAcceptances
+    cancellations: SqlCancellationRequests
+    price_changes: SqlPriceChangeNotices
 
     def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self.engine = engine
@@ -94,6 +102,10 @@ class SqlUnitOfWork:
         self.notices = SqlNotices(connection)
         self.sepa_files = SqlSepaFiles(connection, self.secrets or NO_SECRETS)
         self.bank = SqlBankStatements(connection)
+        self.terms = SqlTermsDocuments(connection)
+        self.acceptances = SqlAcceptances(connection)
+        self.cancellations = SqlCancellationRequests(connection)
+        self.price_changes = SqlPriceChangeNotices(connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

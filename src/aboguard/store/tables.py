@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -58,6 +59,7 @@ plans = Table(
     Column("current_version_id", String(ID), nullable=False),  # no FK: plan_versions points here already
     Column("active", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("terms_code", String(CODE), nullable=True),  # the terms document that applies (terms_documents.code)
 )
 
 plan_versions = Table(
@@ -691,4 +693,83 @@ bank_lines = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_bank_lines_status", "status"),
     Index("ix_bank_lines_statement_id", "statement_id"),
+)
+
+# -- contracts: terms, acceptance evidence, cancellation requests (immutable rows: the database refuses
+# UPDATE and DELETE on terms_documents and contract_acceptances, see migration 0009) -------------------------
+
+terms_documents = Table(
+    "terms_documents", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("code", String(CODE), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # the exact bytes published
+    Column("sha256", String(64), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    UniqueConstraint("code", "language", "version"),
+)
+
+contract_acceptances = Table(
+    "contract_acceptances", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("accepted_at", UtcDateTime, nullable=False),
+    Column("channel", String(ENUM), nullable=False),
+    Column("accepted_by", Text, nullable=False),
+    Column("reason", String(ENUM), nullable=False),
+    Column("summary_text", Text, nullable=False),
+    Column("summary_sha256", String(64), nullable=False),
+    Column("summary_locale", String(8), nullable=False),
+    Column("terms_document_id", String(ID), ForeignKey("terms_documents.id"), nullable=True),
+    Column("terms_code", String(CODE), nullable=True),
+    Column("terms_version", Integer, nullable=True),
+    Column("terms_language", String(8), nullable=True),
+    Column("terms_sha256", String(64), nullable=True),
+    Column("ip_address", String(64), nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Index("ix_contract_acceptances_subscription_id", "subscription_id"),
+)
+
+cancellation_requests = Table(
+    "cancellation_requests", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("kind", String(ENUM), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("identity_name", Text, nullable=False),
+    Column("identity_email", Text, nullable=False),
+    Column("contract_ref", Text, nullable=False),
+    Column("channel", String(ENUM), nullable=False),
+    Column("earliest_possible", Boolean, nullable=False),
+    Column("requested_too_early", Boolean, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("requested_last_day", Date, nullable=True),
+    Index("ix_cancellation_requests_subscription_id", "subscription_id"),
+)
+
+price_change_notices = Table(
+    "price_change_notices", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subscription_id", String(ID), ForeignKey("subscriptions.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customers.id"), nullable=False),
+    Column("from_version_id", String(ID), ForeignKey("plan_versions.id"), nullable=False),
+    Column("to_version_id", String(ID), ForeignKey("plan_versions.id"), nullable=False),
+    Column("old_amount_minor", BigInteger, nullable=False),
+    Column("new_amount_minor", BigInteger, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("announced_at", UtcDateTime, nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("status", String(ENUM), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decision_channel", String(ENUM), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_price_change_notices_subscription_id", "subscription_id"),
 )

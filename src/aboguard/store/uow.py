@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self
 
 from aboguard.domain.bank_lines import BankLine, LineStatus
 from aboguard.domain.catalog import PaymentMethodKind, Plan, PlanVersion, Product
+from aboguard.domain.contracts import CancellationRequest
 from aboguard.domain.coupons import Coupon, Grant, Redemption
 from aboguard.domain.customers import Customer
 from aboguard.domain.dunning import CaseStatus, DunningCase, DunningPolicy, TimelineEntry
@@ -24,12 +25,14 @@ from aboguard.domain.loyalty import LoyaltyRule, Reward, Streak
 from aboguard.domain.notifications import DeliveryAttempt, EndpointStatus, Message, WebhookDelivery, WebhookEndpoint
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import PaymentAttempt
+from aboguard.domain.price_changes import PriceChangeNotice
 from aboguard.domain.refunds import Refund
 from aboguard.domain.remittance import OpenItem
 from aboguard.domain.retention import RetentionDecision, RetentionOffer
 from aboguard.domain.sepa import Collection as SepaCollection
 from aboguard.domain.sepa import GroupKey, SepaFile, Totals
 from aboguard.domain.subscriptions import Subscription, SubscriptionStatus
+from aboguard.domain.terms import Acceptance, TermsDocument
 from aboguard.errors import Conflict
 from aboguard.ids import CustomerId, InvoiceId, PaymentMethodId, PlanId, PlanVersionId, ProductId, SubscriptionId
 from aboguard.money import Money
@@ -72,6 +75,11 @@ class PlanRepository(Protocol):
 
     def get_by_code(self, code: str) -> Plan: ...
     def find_by_code(self, code: str) -> Plan | None: ...
+
+    def set_terms_code(self, plan_id: PlanId, terms_code: str | None) -> None:
+        """Name the terms document that applies to new subscriptions (acceptances already made keep theirs)."""
+        ...
+
     def get_version(self, version_id: PlanVersionId) -> PlanVersion: ...
     def list(self, *, include_archived: bool = False) -> list[Plan]: ...
 
@@ -471,6 +479,30 @@ class BankStatementRepository(Protocol):
     def open_items(self) -> list[OpenItem]: ...
     def settlements(self, end_to_end_ids: Collection[str]) -> dict[str, tuple[PaymentAttempt, Invoice, bool]]: ...
     def save_settled(self, attempts: Sequence[PaymentAttempt], settled: Sequence[Invoice]) -> None: ...
+class TermsDocumentRepository(Protocol):
+    """Published terms versions: insert-only (the database refuses updates and deletes)."""
+
+    def add(self, document: TermsDocument) -> None: ...
+    def get(self, document_id: str) -> TermsDocument: ...
+    def versions(self, code: str | None = None) -> list[TermsDocument]: ...
+
+
+class AcceptanceRepository(Protocol):
+    """Acceptance evidence: insert-only (no update path here; the database refuses one too)."""
+
+    def add(self, acceptance: Acceptance) -> None: ...
+    def for_subscription(self, subscription_id: str) -> list[Acceptance]: ...
+
+
+class CancellationRequestRepository(Protocol):
+    def add(self, request: CancellationRequest) -> None: ...
+    def for_subscription(self, subscription_id: str) -> list[CancellationRequest]: ...
+
+
+class PriceChangeNoticeRepository(Protocol):
+    def add(self, notice: PriceChangeNotice) -> None: ...
+    def save(self, notice: PriceChangeNotice) -> PriceChangeNotice: ...
+    def for_subscription(self, subscription_id: str) -> list[PriceChangeNotice]: ...
 
 
 class UnitOfWork(Protocol):
@@ -495,6 +527,10 @@ class UnitOfWork(Protocol):
     notices: NoticeQueries
     sepa_files: SepaFileRepository
     bank: BankStatementRepository
+    terms: TermsDocumentRepository
+    acceptances: AcceptanceRepository
+    cancellations: CancellationRequestRepository
+    price_changes: PriceChangeNoticeRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -510,6 +546,8 @@ class UnitOfWorkFactory(Protocol):
 
 
 __all__ = [
+    "AcceptanceRepository",
+    "CancellationRequestRepository",
     "CustomerRepository",
     "DuplicateDocument",
     "EventLog",
@@ -523,10 +561,12 @@ __all__ = [
     "OutboxRepository",
     "PaymentMethodRepository",
     "PlanRepository",
+    "PriceChangeNoticeRepository",
     "ProductRepository",
     "RefundRepository",
     "StoredEvent",
     "SubscriptionRepository",
+    "TermsDocumentRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpcomingDate",

@@ -1,5 +1,6 @@
 """SQLAlchemy Core repositories, one per aggregate; each works on the unit of work's connection."""
 
+from .contracts import SqlAcceptances, SqlCancellationRequests, SqlPriceChangeNotices, SqlTermsDocuments
 from .customers import SqlCustomerRepository
 from .dunning import SqlDunning
 from .events import SqlEventLog
@@ -18,7 +19,9 @@ from .settings import SqlInstallationSettings
 from .subscriptions import SqlSubscriptionRepository
 
 __all__ = [
+    "SqlAcceptances",
     "SqlBankStatements",
+    "SqlCancellationRequests",
     "SqlCustomerRepository",
     "SqlDunning",
     "SqlEventLog",
@@ -34,9 +37,11 @@ __all__ = [
     "SqlPaymentAttempts",
     "SqlPaymentMethodRepository",
     "SqlPlanRepository",
+    "SqlPriceChangeNotices",
     "SqlProductRepository",
     "SqlRefunds",
     "SqlSepaFiles",
     "SqlSubscriptionRepository",
+    "SqlTermsDocuments",
     "SqlWebhooks",
 ]

@@ -42,6 +42,11 @@ class SqlPlanRepository:
         if result.rowcount == 0:
             raise PlanNotFound(f"no plan with id {version.plan_id!r}")
 
+    def set_terms_code(self, plan_id: PlanId, terms_code: str | None) -> None:
+        result = self._conn.execute(update(plans).where(plans.c.id == plan_id).values(terms_code=terms_code))
+        if result.rowcount == 0:
+            raise PlanNotFound(f"no plan with id {plan_id!r}")
+
     def get(self, plan_id: PlanId) -> Plan:
         found = self._load(select_where(plans, "id"), where(id=plan_id))
         if not found:

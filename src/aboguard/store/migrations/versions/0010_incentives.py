@@ -2,7 +2,7 @@
 retention offers and decisions, and the Skonto terms printed on invoices.
 
 Revision ID: 0010_incentives
-Revises: 0008_sepa
+Revises: 0009_contracts
 Create Date: 2026-11-29
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_incentives"
-down_revision: str | None = "0008_sepa"
+down_revision: str | None = "0009_contracts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

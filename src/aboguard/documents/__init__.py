@@ -1,0 +1,1 @@
+"""Documents made from domain values: readable HTML renderings and the evidence pack zip. No I/O, no clock."""
