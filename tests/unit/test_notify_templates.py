@@ -46,7 +46,9 @@ def test_every_template_renders_in_both_languages() -> None:
               "open_total": Money(10_00, "EUR"), "principal": Money(9_00, "EUR"), "fee": None,
               "interest": Money(1_00, "EUR"), "level": 1, "final": True, "pay_by": date(2026, 12, 6),
               "brand": "Visa", "last4": "4242", "expires_on": date(2026, 12, 31), "url": "https://x.example",
-              "endpoint_id": "ep-1", "failures": 10, "failing_since": None, "last_error": "HTTP 500"}
+              "endpoint_id": "ep-1", "failures": 10, "failing_since": None, "last_error": "HTTP 500",
+              "contract_ref": "SUB-1", "received_on": date(2026, 11, 29), "received_time": "10:00",
+              "last_day": date(2026, 12, 31), "extraordinary": True, "too_early": True}
     renderer = JinjaRenderer()
     for template in rules.TEMPLATES:
         for locale in ("de", "en"):

@@ -51,7 +51,7 @@ class WebhookNotFound(NotFound):
 CUSTOMER_TEMPLATES = (
     "payment_reminder", "sepa_prenotification", "renewal_notice", "min_term_ending", "payment_succeeded",
     "payment_failed", "dunning_reminder", "dunning_notice", "dunning_suspended", "dunning_cancelled",
-    "dunning_collections", "card_expiring",
+    "dunning_collections", "card_expiring", "cancellation_confirmed",
 )
 MERCHANT_TEMPLATES = ("webhook_endpoint_disabled",)
 TEMPLATES = CUSTOMER_TEMPLATES + MERCHANT_TEMPLATES

@@ -61,6 +61,8 @@ def _sample(ctx: ServiceContext, notifier: Notifier, template: str) -> dict[str,
         "pay_by": today + timedelta(days=7), "brand": "Visa", "last4": "4242",
         "expires_on": today + timedelta(days=20), "url": "https://example.com/hooks", "endpoint_id": "SAMPLE",
         "failures": 10, "failing_since": today - timedelta(days=2), "last_error": "HTTP 503",
+        "contract_ref": "SUB-SAMPLE", "received_on": today, "received_time": "10:00",
+        "last_day": today + timedelta(days=30), "extraordinary": False, "too_early": False,
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aboguard.domain import notifications as rules
@@ -115,6 +115,13 @@ def messages_for_event(ctx: ServiceContext, uow: UnitOfWork, notifier: Notifier,
                 "failing_since": p["failing_since"], "last_error": p["last_error"], **merchant_data(notifier)}
         return [compose(ctx, notifier, "webhook_endpoint_disabled", f"{event.id}:{to}", event.id, None, to,
                          notifier.settings.merchant_locale, data)]
+    if event.name == "contract.cancellation_confirmed":  # § 312k (4) BGB: confirmed at once, in writing
+        customer = uow.customers.get(p["customer_id"])
+        local = datetime.fromisoformat(p["received_at_local"])
+        data = {"contract_ref": p["contract_ref"], "received_on": local.date(),
+                "received_time": local.strftime("%H:%M"), "last_day": p["last_day"],
+                "extraordinary": p["kind"] == "extraordinary", "too_early": bool(p["requested_too_early"])}
+        return [_for_customer(ctx, notifier, "cancellation_confirmed", event, customer, data)]
     if event.name == "payment.succeeded":
         customer = uow.customers.get(p["customer_id"])
         invoice = uow.invoices.get(p["invoice_id"])
