@@ -34,21 +34,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import insert
 
 from aboguard import bootstrap
 from aboguard.config import Settings
-from aboguard.domain import subscriptions as lifecycle
-from aboguard.domain.catalog import PaymentMethodKind, PlanSpec
-from aboguard.domain.customers import CustomerSpec, build_customer
+from aboguard.domain.catalog import PlanSpec
 from aboguard.domain.invoicing import InvoiceStatus
-from aboguard.domain.payment_methods import PaymentMethodSpec, build_payment_method
 from aboguard.domain.periods import Interval, IntervalUnit
-from aboguard.ids import CustomerId, PaymentMethodId, SubscriptionId
 from aboguard.money import Money
 from aboguard.services import billing, installation, invoices, ledger, plans
 from aboguard.services.context import ServiceContext
-from aboguard.store import rows, tables
+from aboguard.store import seeding
 from aboguard.store.engine import sqlite_url
 
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # 06:00 in Berlin
@@ -89,33 +84,10 @@ class Database:
 
 
 def seed(ctx: ServiceContext, tokens: list[str]) -> dict[str, str]:
-    """One customer, default card and subscription starting today per token, inserted in bulk as
-    bench/billing_run.py does (the services take a transaction each: minutes for thousands); returns
-    customer id -> card token."""
-    now, today = ctx.now(), ctx.today()
+    """One customer, default card and subscription starting today per token, in bulk; customer id -> token."""
     plan = plans.create_plan(ctx, code="basic", name="Basic", spec=PlanSpec(PRICE, Interval(IntervalUnit.MONTH)))
-    factory = ctx.uow  # the SQL unit-of-work factory: its engine, and the key that encrypts card tokens
-    token_of: dict[str, str] = {}
-    with factory.engine.begin() as conn:  # type: ignore[attr-defined]
-        for offset in range(0, len(tokens), 2500):
-            customer_rows, method_rows, sub_rows = [], [], []
-            for i, token in enumerate(tokens[offset:offset + 2500], start=offset):
-                customer = build_customer(CustomerSpec(email=f"c{i}@example.de", name=f"Customer {i}", country="DE"),
-                                          customer_id=CustomerId(ctx.new_id()), created_at=now)
-                method = build_payment_method(
-                    PaymentMethodSpec(PaymentMethodKind.CARD, gateway_token=token, brand="visa", last4="4242",
-                                      exp_month=12, exp_year=2030, make_default=True),
-                    method_id=PaymentMethodId(ctx.new_id()), customer_id=customer.id, created_at=now, today=today)
-                sub, _ = lifecycle.start(SubscriptionId(ctx.new_id()), customer=customer, plan=plan, start_on=today,
-                                         created_at=now)
-                customer_rows.append(rows.customer_to_row(customer))
-                method_rows.append(rows.payment_method_to_row(method, factory.secrets))  # type: ignore[attr-defined]
-                sub_rows.append(rows.subscription_to_row(sub))
-                token_of[customer.id] = token
-            conn.execute(insert(tables.customers), customer_rows)
-            conn.execute(insert(tables.payment_methods), method_rows)
-            conn.execute(insert(tables.subscriptions), sub_rows)
-    return token_of
+    return seeding.card_subscribers(ctx.uow, plan, tokens, now=ctx.now(), today=ctx.today(),  # type: ignore[arg-type]
+                                    new_id=ctx.new_id)
 
 
 # -- the rounds ---------------------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ import typer
 from aboguard.domain.coupons import Coupon, Redemption
 from aboguard.domain.loyalty import Reward
 from aboguard.domain.periods import parse_date
-from aboguard.domain.retention import RetentionDecision, RetentionOffer
+from aboguard.domain.retention import RetentionOffer
 from aboguard.money import Money
 from aboguard.services import incentives as service
 from aboguard.services import loyalty, retention
 
 from .context import context
-from .render import emit_json, json_default, table
+from .render import emit_json, table
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
@@ -233,14 +233,10 @@ def _offers_table(found: list[RetentionOffer]) -> str:
 def _decide(subscription: str, offer: str, accept: bool, json_out: bool) -> None:
     decision = retention.decide(context(), subscription, offer, accept=accept)
     if json_out:
-        emit_json(_decision_dict(decision))
+        emit_json(_plain(decision))
     else:
         typer.echo(f"Offer {decision.offer_code} {'accepted' if accept else 'declined'} for subscription "
                    f"{subscription}: {decision.detail}.")
-
-
-def _decision_dict(decision: RetentionDecision) -> dict[str, Any]:
-    return _plain(decision)
 
 
 @retention_app.command("accept")
@@ -303,4 +299,4 @@ def report_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["coupons_app", "incentives_app", "json_default", "loyalty_app", "retention_app"]
+__all__ = ["coupons_app", "incentives_app", "loyalty_app", "retention_app"]

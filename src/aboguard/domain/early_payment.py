@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
@@ -45,9 +45,6 @@ class EarlyPaymentTerms:
         except InvalidOperation:  # pragma: no cover - the pattern admits only digits
             raise InvalidInput(f"Skonto terms {text!r}: the rate is not a number") from None
         return cls(percent, int(found.group(2)))
-
-    def until(self, issued_on: date) -> date:
-        return issued_on + timedelta(days=self.days)
 
 
 def skonto_amount(total: Money, percent: Decimal) -> Money:

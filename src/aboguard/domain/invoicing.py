@@ -24,6 +24,7 @@ from aboguard.money import Money
 from . import events as ev
 from ._evolve import evolve
 from .catalog import PaymentMethodKind, PlanVersion, TaxCategory
+from .early_payment import skonto_amount
 from .periods import Period
 from .subscriptions import Proration
 from .tax import TaxDecision, TaxGroup, TaxTreatment, compute
@@ -137,7 +138,7 @@ class Invoice:
         """The Skonto the invoice offers (None: it offers none)."""
         if self.skonto_percent is None:
             return None
-        return self.total.multiply(self.skonto_percent / 100)
+        return skonto_amount(self.total, self.skonto_percent)
 
     @property
     def paid(self) -> Money:

@@ -35,7 +35,7 @@ from aboguard.ids import JournalEntryId, SubscriptionId
 from aboguard.money import Money
 from aboguard.store.uow import UnitOfWork
 
-from . import early_payment, loyalty
+from . import early_payment, loyalty, plans
 from .context import ServiceContext
 
 DEFAULT_BATCH = 200
@@ -109,7 +109,7 @@ def _plan_code(uow: UnitOfWork, invoice: Invoice, known: dict[str, str] | None =
     version = uow.subscriptions.get(SubscriptionId(invoice.subscription_id)).plan_version_id
     known = {} if known is None else known
     if version not in known:
-        known[version] = uow.plans.get(uow.plans.get_version(version).plan_id).code
+        known[version] = plans.plan_code_of(uow, version)
     return known[version]
 
 

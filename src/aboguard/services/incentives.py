@@ -20,12 +20,14 @@ from aboguard.domain.coupons import Coupon, CouponDuration, Discount, Grant, Red
 from aboguard.domain.events import Event
 from aboguard.domain.invoicing import DocumentKind, Invoice, InvoiceStatus, LineDraft
 from aboguard.domain.loyalty import LoyaltyRewardApplied, LoyaltyRule, Reward, RewardStatus, paid_on_time
+from aboguard.domain.payments import AttemptStatus
 from aboguard.domain.subscriptions import LIVE, Subscription
 from aboguard.errors import InvalidInput, NotFound
 from aboguard.ids import SubscriptionId
 from aboguard.money import Money
 from aboguard.store.uow import UnitOfWork
 
+from . import plans
 from .context import ServiceContext
 
 
@@ -76,7 +78,8 @@ def list_coupons(ctx: ServiceContext, *, include_archived: bool = False) -> list
     """Coupons with how often each was redeemed."""
     with ctx.uow() as uow:
         found = uow.incentives.coupons(include_archived=include_archived)
-        return [(c, len(uow.incentives.redemptions(coupon_code=c.code, limit=1_000_000))) for c in found]
+        counts = uow.incentives.redemption_totals()
+        return [(c, counts.get(c.code, 0)) for c in found]
 
 
 def get_coupon(ctx: ServiceContext, code: str) -> tuple[Coupon, list[Redemption]]:
@@ -116,7 +119,7 @@ def redeem_in(ctx: ServiceContext, uow: UnitOfWork, subscription_id: str, code: 
     sub = uow.subscriptions.get(SubscriptionId(subscription_id))
     if sub.status not in LIVE:
         raise rules.CouponNotRedeemable(f"subscription {sub.id} is {sub.status.value}; a coupon needs a running one")
-    plan_code = uow.plans.get(uow.plans.get_version(sub.plan_version_id).plan_id).code
+    plan_code = plans.plan_code_of(uow, sub.plan_version_id)
     running = uow.incentives.running_redemptions([sub.id]).get(sub.id, [])
     running_coupons = list(uow.incentives.coupons_by_code([r.coupon_code for r in running]).values())
     in_all, by_customer = uow.incentives.redemption_counts(coupon.code, sub.customer_id)
@@ -249,13 +252,14 @@ def report(ctx: ServiceContext) -> dict[str, Any]:
         decisions = uow.incentives.decisions()
         invoices = uow.invoices.list(kind=DocumentKind.INVOICE, limit=10_000_000)
         paid_on = _paid_days(ctx, uow)
-        failed = {a.invoice_id for a in uow.attempts.list(status="failed", limit=10_000_000)} | \
-            {a.invoice_id for a in uow.attempts.list(status="reversed", limit=10_000_000)}
-        collected: dict[str, date] = {}
-        for attempt in uow.attempts.list(status="succeeded", limit=10_000_000):
+        attempts = uow.attempts.list(limit=10_000_000)
+        subs = {s.id: s for s in uow.subscriptions.list(limit=10_000_000)}
+    failed = {a.invoice_id for a in attempts if a.status in {AttemptStatus.FAILED, AttemptStatus.REVERSED}}
+    collected: dict[str, date] = {}  # the first day a charge that succeeded was made, per invoice
+    for attempt in attempts:
+        if attempt.status is AttemptStatus.SUCCEEDED:
             day = attempt.created_at.astimezone(ctx.merchant_tz).date()
             collected[attempt.invoice_id] = min(day, collected.get(attempt.invoice_id, day))
-        subs = {s.id: s for s in uow.subscriptions.list(limit=10_000_000)}
     by_source: dict[str, dict[str, int]] = {}
     for grant in grants:
         bucket = by_source.setdefault(grant.source, {})

@@ -10,6 +10,7 @@ from aboguard.domain.terms import TermsNotFound, validate_terms_code
 from aboguard.errors import DuplicatePlanCode, InvalidPlan
 from aboguard.ids import PlanId, PlanVersionId, ProductId
 from aboguard.money import Money
+from aboguard.store.uow import UnitOfWork
 
 from .context import ServiceContext
 
@@ -78,3 +79,8 @@ def list_plans(ctx: ServiceContext, *, include_archived: bool = False) -> list[P
 def get_plan(ctx: ServiceContext, code: str) -> Plan:
     with ctx.uow() as uow:
         return uow.plans.get_by_code(code)
+
+
+def plan_code_of(uow: UnitOfWork, version_id: str) -> str:
+    """The code of the plan a price version belongs to (what segments, coupons and offers are keyed by)."""
+    return uow.plans.get(uow.plans.get_version(PlanVersionId(version_id)).plan_id).code

@@ -22,7 +22,7 @@ from aboguard.ids import CustomerId, SubscriptionId
 from aboguard.money import Money
 from aboguard.store.uow import UnitOfWork
 
-from . import incentives, subscriptions
+from . import incentives, plans, subscriptions
 from .context import ServiceContext
 
 
@@ -62,7 +62,7 @@ def offers_for(ctx: ServiceContext, subscription_id: str) -> list[RetentionOffer
         sub = uow.subscriptions.get(SubscriptionId(subscription_id))
         if sub.status not in lifecycle.LIVE:
             return []
-        plan_code = uow.plans.get(uow.plans.get_version(sub.plan_version_id).plan_id).code
+        plan_code = plans.plan_code_of(uow, sub.plan_version_id)
         return [o for o in uow.incentives.offers()
                 if not (o.kind is OfferKind.SWITCH_PLAN and o.plan_code == plan_code)
                 and not (o.kind is OfferKind.PAUSE and sub.status is not SubscriptionStatus.ACTIVE)]
@@ -157,7 +157,7 @@ def win_back(ctx: ServiceContext, subscription_id: str, *, offer_code: str | Non
             numbers = ", ".join(i.number or i.id for i in owed)
             raise InvalidTransition(f"the customer still owes {total} on {numbers}; once that is paid (e.g. "
                                     "`aboguard payments record INVOICE`) the subscription can start again")
-        plan_code = uow.plans.get(uow.plans.get_version(old.plan_version_id).plan_id).code
+        plan_code = plans.plan_code_of(uow, old.plan_version_id)
         offer = _offer(uow, offer_code) if offer_code else None
         if offer is not None and offer.kind is not OfferKind.DISCOUNT:
             raise rules.InvalidOffer(f"offer {offer.code} is a {offer.kind.value}; a win-back takes a discount offer")

@@ -19,7 +19,7 @@ from aboguard.errors import InvalidSubscription
 from aboguard.ids import CustomerId, InvoiceId, SubscriptionId
 from aboguard.store.uow import UnitOfWork
 
-from . import billing, contracts
+from . import billing, contracts, plans
 from .context import ServiceContext
 from .payment_methods import ensure_method_allowed
 
@@ -194,7 +194,7 @@ def _view(uow: UnitOfWork, sub: Subscription, today: date) -> SubscriptionView:
     plan = uow.plans.get(version.plan_id)
     customer = uow.customers.get(sub.customer_id)
     live = sub.status in lifecycle.LIVE
-    pending = uow.plans.get(uow.plans.get_version(sub.pending_plan_version_id).plan_id).code \
+    pending = plans.plan_code_of(uow, sub.pending_plan_version_id) \
         if sub.pending_plan_version_id else None
     return SubscriptionView(
         subscription=sub, plan=plan, version=version, customer_email=customer.email,

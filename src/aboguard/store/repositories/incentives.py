@@ -127,6 +127,11 @@ class SqlIncentives:
             coupon_redemptions.c.coupon_code == code, coupon_redemptions.c.customer_id == customer_id)).scalar_one()
         return int(total), int(mine)
 
+    def redemption_totals(self) -> dict[str, int]:
+        """How often each coupon was redeemed in all, in one query."""
+        query = select(coupon_redemptions.c.coupon_code, func.count()).group_by(coupon_redemptions.c.coupon_code)
+        return {code: int(n) for code, n in self._conn.execute(query)}
+
     def add_redemption(self, redemption: Redemption) -> None:
         insert_row(self._conn, coupon_redemptions, {
             "id": redemption.id, "coupon_code": redemption.coupon_code, "customer_id": redemption.customer_id,
