@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 from sqlalchemy.engine import Engine
 
+from aboguard.bankfiles import camt as camt_reader
 from aboguard.bankfiles.camt import BankFileError
 from aboguard.bankfiles.xsd import schema_for
 from aboguard.clock import TestClock
@@ -92,10 +93,13 @@ def exported(path: Path) -> list[tuple[str, str, str]]:
             for tx in tree.iter(f"{NS8}DrctDbtTxInf")]
 
 
+@pytest.mark.parametrize("reader", ["inline", "child process"])
 def test_round_trip_export_then_bank_reports_settlements_and_returns(ctx: ServiceContext, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      reader: str) -> None:
     monkeypatch.setattr(sepa, "BATCH", 2)  # every keyset loop of the export turns more than once
-    monkeypatch.setattr(bank_import._Applier, "FLUSH_EVERY", 2)
+    monkeypatch.setattr(bank_import, "CHUNK", 2)  # and the import applies the file two lines at a time
+    monkeypatch.setattr(camt_reader, "PARALLEL_FROM", 0 if reader == "child process" else 1 << 40)
     subs = {name: subscriber(ctx, name, mandate(name))[1] for name in ("Anna Schmidt", "Berta Braun", "Carl Cord")}
     billing.run_billing(ctx)
     report = collection.run_collection(ctx)
@@ -298,6 +302,35 @@ def test_a_broken_or_invalid_file_is_rejected_and_nothing_is_applied(ctx: Servic
     assert bank_import.list_unmatched(ctx) == []
     assert bank_import.import_statement(ctx, good).transfers_matched == 1
     assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+
+
+@pytest.mark.parametrize("reader", ["inline", "child process"])
+def test_a_fault_late_in_a_streamed_file_undoes_the_lines_applied_before_it(
+        ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    monkeypatch.setattr(bank_import, "CHUNK", 1)  # the first transfer is applied before the fault is read
+    monkeypatch.setattr(camt_reader, "PARALLEL_FROM", 0 if reader == "child process" else 1 << 40)
+    _, sub = subscriber(ctx, "Lena Lang", PaymentMethodSpec(Kind.BANK_TRANSFER))
+    billing.run_billing(ctx)
+    invoice = invoice_of(ctx, sub)
+    entries = [Entry("OK1", True, [Tx(invoice.total.minor, name="Lena Lang", ustrd=[invoice.number or ""])],
+                     family="RCDT", sub_family="ESCT")]
+    entries += [Entry(f"U{n}", True, [Tx(1_00 + n, name="Unbekannt", ustrd=["?"])], family="RCDT", sub_family="ESCT")
+                for n in range(5)]
+    good = write_camt(tmp_path / "good.xml", "camt.053.001.08", entries)
+    text = good.read_text()
+    late = tmp_path / "late.xml"  # the last entry loses its amount: the schema says so only at the end
+    cut = text.rindex("<Amt Ccy=\"EUR\">1.04</Amt>")
+    late.write_text(text[:cut] + text[cut:].replace("<Amt Ccy=\"EUR\">1.04</Amt>", "", 1))
+    with pytest.raises(BankFileError, match="not a valid camt.053.001.08"):
+        bank_import.import_statement(ctx, late)
+    assert invoice_of(ctx, sub).status is InvoiceStatus.ISSUED
+    assert bank_import.list_unmatched(ctx) == []
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {}
+    report = bank_import.import_statement(ctx, good)  # nothing of the broken file was kept: the good one applies
+    assert (report.duplicate_file, report.lines, report.transfers_matched, report.unmatched) == (False, 6, 1, 5)
+    assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+    check_books(ctx)
 
 
 def test_a_pending_intraday_entry_is_applied_once_booked_and_batch_sums_wait_for_the_itemised_file(

@@ -20,6 +20,8 @@ from typing import ClassVar
 from aboguard.money import Money
 
 from .events import Event
+from .invoicing import OPEN, InvoiceStatus
+from .payments import AttemptStatus
 
 
 class LineKind(StrEnum):
@@ -70,6 +72,34 @@ class BankLine:
     credit: Money
     note: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DebitOnFile:
+    """An exported direct debit as a bank line finds it by its end-to-end id, with just enough of its invoice
+    to settle the usual case in bulk, without loading the invoice's lines."""
+
+    attempt_id: str
+    attempt_version: int
+    attempt_status: AttemptStatus
+    attempt_number: int
+    amount: Money
+    gateway: str
+    customer_id: str
+    invoice_id: str
+    invoice_number: str
+    invoice_status: InvoiceStatus
+    invoice_version: int
+    invoice_paid: Money
+    invoice_due: Money  # total - paid - credited
+    plain: bool  # no dunning case, no Skonto offered, subscription neither past due nor suspended
+
+    @property
+    def settles_plainly(self) -> bool:
+        """Settling it pays the invoice in full and nothing else: no fees or interest to allocate (§ 367 BGB),
+        no Skonto, no subscription to reinstate."""
+        return (self.plain and self.attempt_status is AttemptStatus.SUBMITTED and self.invoice_status in OPEN
+                and self.amount == self.invoice_due)
 
 
 def classify(*, credit: bool, reversal: bool, booked: bool, family: str | None, sub_family: str | None,

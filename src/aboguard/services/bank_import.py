@@ -1,9 +1,9 @@
 """Import camt.052/053/054 bank reports: settle and return direct debits, match incoming transfers.
 
-The whole file is parsed and validated against its schema first (``bankfiles.camt``); a malformed file is
-rejected and nothing is applied. Then everything is applied in one transaction. A file seen before (same
-SHA-256) changes nothing; a line seen before (same bank reference, e.g. in the intraday camt.052 and then the
-camt.053) is skipped. What each kind of line does:
+The file streams through its schema (``bankfiles.camt``) and is applied chunk by chunk as it is read, all in
+one transaction: a malformed file -- wherever the fault is -- is rejected and nothing is applied, and memory
+stays flat however long the file. A file seen before (same SHA-256) changes nothing; a line seen before (same
+bank reference, e.g. in the intraday camt.052 and then the camt.053) is skipped. What each kind of line does:
 
 * ``collection`` -- the exported attempt with that end-to-end id succeeded: the invoice is paid into the bank;
 * ``return`` -- the attempt fails (not settled yet) or is reversed (settled), with the SEPA reason code
@@ -14,19 +14,20 @@ camt.053) is skipped. What each kind of line does:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aboguard.bankfiles.camt import read_statement
-from aboguard.domain import bank_lines, invoicing, ledger, remittance
+from aboguard.bankfiles.camt import StatementReader
+from aboguard.domain import bank_lines, ledger, remittance
 from aboguard.domain import payments as attempts_
-from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus, StatementLine
+from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus, StatementLine
 from aboguard.domain.declines import classify_sepa
-from aboguard.domain.events import Event
+from aboguard.domain.events import Event, InvoicePaid
 from aboguard.domain.invoicing import OPEN, InvoiceStatus
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
 from aboguard.errors import Conflict, InvalidInput
-from aboguard.ids import InvoiceId, JournalEntryId
+from aboguard.ids import CustomerId, InvoiceId, JournalEntryId
 from aboguard.money import Money
 from aboguard.payments.gateway import GatewayEvent, GatewayEventType
 from aboguard.store.uow import UnitOfWork
@@ -52,85 +53,105 @@ class ImportReport:
     credit: dict[str, int] = field(default_factory=dict)  # over-payments kept as customer credit
 
 
-def import_statement(ctx: ServiceContext, path: Path) -> ImportReport:
-    """Import one camt file (module docstring). Raises BankFileError for a malformed file; nothing applied."""
-    statement = read_statement(path)  # parses and validates the whole file before anything is applied
-    report = ImportReport(file=path.name, message=statement.message, lines=len(statement.lines))
+def import_statement(ctx: ServiceContext, path: Path, *,
+                     on_progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Import one camt file (module docstring). Raises BankFileError for a malformed file; nothing applied.
+
+    The file streams: lines are applied in chunks as they are parsed (the next chunk is parsed meanwhile), all in
+    one transaction; a schema error found late rolls back what the earlier chunks did. ``on_progress`` is called
+    after each chunk."""
+    reader = StatementReader(path)  # the message and digest; nothing parsed yet
+    report = ImportReport(file=path.name, message=reader.message)
     with ctx.uow() as uow:
-        if uow.bank.imported(statement.sha256):
+        if uow.bank.imported(reader.sha256):
             report.duplicate_file = True
             return report
         statement_id = ctx.new_id()
-        uow.bank.add_statement(statement_id, sha256=statement.sha256, message=statement.message,
-                               msg_id=statement.msg_id, file_name=path.name, imported_at=ctx.now(),
-                               entries=len(statement.lines))
-        known = uow.bank.known_keys({line.entry_key for line in statement.lines})
-        applier = _Applier(ctx, uow, statement_id, report)
-        for line in statement.lines:
-            if line.entry_key in known:
-                report.skipped += 1
-                continue
-            known.add(line.entry_key)
-            applier.apply(line)
-        applier.flush()
-        uow.events.add([*applier.events, bank_lines.BankStatementImported(statement_id, statement.message, path.name,
-                                                               report.lines, report.unmatched)], ctx.now())
+        uow.bank.add_statement(statement_id, sha256=reader.sha256, message=reader.message, msg_id=None,
+                               file_name=path.name, imported_at=ctx.now(), entries=0)
+        # loyalty streaks follow each paid invoice: with rules active every settlement takes the full path
+        applier = _Applier(ctx, uow, statement_id, report, bulk=not uow.incentives.rules())
+        for chunk in reader.chunks(CHUNK):
+            applier.apply_chunk(chunk)
+            report.lines = reader.transactions
+            if on_progress is not None:
+                on_progress(report)
+        report.lines = reader.transactions
+        uow.bank.finish_statement(statement_id, msg_id=reader.msg_id, entries=reader.transactions)
+        uow.events.add([bank_lines.BankStatementImported(statement_id, reader.message, path.name, report.lines,
+                                                         report.unmatched)], ctx.now())
         uow.commit()
     return report
 
 
-class _Applier:
-    FLUSH_EVERY = 2000
+CHUNK = 2000
 
-    def __init__(self, ctx: ServiceContext, uow: UnitOfWork, statement_id: str, report: ImportReport) -> None:
-        self.ctx, self.uow, self.statement_id, self.report = ctx, uow, statement_id, report
+
+class _Applier:
+    def __init__(self, ctx: ServiceContext, uow: UnitOfWork, statement_id: str, report: ImportReport, *,
+                 bulk: bool) -> None:
+        self.ctx, self.uow, self.statement_id, self.report, self.bulk = ctx, uow, statement_id, report, bulk
         self.rows: list[BankLine] = []
         self.events: list[Event] = []
         self.index: remittance.ReferenceIndex | None = None
-        self.pending: list[StatementLine] = []
 
-    def _settle_pending(self) -> None:
-        """Settle a batch of collections: the plain ones (invoice open for exactly the debit, no dunning case,
-        subscription in good standing) with bulk statements, the rest one by one through the collection
-        service, after the plain ones are stored."""
-        lines, self.pending = self.pending, []
-        if not lines:
-            return
-        found = self.uow.bank.settlements([line.end_to_end_id for line in lines if line.end_to_end_id])
-        now, today = self.ctx.now(), self.ctx.today()
-        attempts, paid, entries, later = [], [], [], []
-        taken: set[str] = set()
+    def apply_chunk(self, lines: list[StatementLine]) -> None:
+        """Apply one chunk of lines and write what it did (bank lines, ledger, events), so memory stays flat.
+
+        A line whose key is already stored (from another file, or earlier in this one) is skipped. Direct debits
+        that settle plainly are settled together first, unless another line of the chunk (a return) concerns
+        the same debit or invoice; everything else is applied one by one in file order."""
+        known = self.uow.bank.known_keys({line.entry_key for line in lines})
+        fresh: list[StatementLine] = []
         for line in lines:
-            hit = found.get(line.end_to_end_id or "")
-            if hit is None:
-                later.append((line, None))
+            if line.entry_key in known:
+                self.report.skipped += 1
                 continue
-            attempt, invoice, plain = hit
-            if not (plain and attempt.status is AttemptStatus.SUBMITTED and invoice.status in OPEN
-                    and attempt.amount == invoice.amount_due and invoice.id not in taken):
-                later.append((line, attempt))
+            known.add(line.entry_key)
+            fresh.append(line)
+        debits = self.uow.bank.debits_on_file({line.end_to_end_id for line in fresh if line.end_to_end_id})
+        rest = self._settle_plain(fresh, debits) if self.bulk else fresh
+        for line in rest:
+            debit = debits.get(line.end_to_end_id or "")
+            self._apply_one(line, self._attempt(line) if debit is not None else None)
+        self.flush()
+
+    def _settle_plain(self, lines: list[StatementLine], debits: dict[str, DebitOnFile]) -> list[StatementLine]:
+        """Settle the chunk's plain collections in bulk; the lines left for one-by-one, in file order."""
+        busy = {debits[e].invoice_id for e in (line.end_to_end_id for line in lines if line.kind is not
+                                                LineKind.COLLECTION and line.end_to_end_id) if e in debits}
+        seen: set[str] = set()
+        plain, rest = [], []
+        for line in lines:
+            debit = debits.get(line.end_to_end_id or "") if line.kind is LineKind.COLLECTION else None
+            if debit is None or not debit.settles_plainly or debit.invoice_id in busy or debit.invoice_id in seen:
+                rest.append(line)
                 continue
-            taken.add(invoice.id)
-            done, events = attempts_.succeeded(attempt, attempt.provider_payment_id, now)
-            settled, paid_events = invoicing.apply_payment(invoice, attempt.amount)
-            attempts.append(done)
-            paid.append(settled)
-            entries.append(ledger.payment_entry(invoice, attempt.amount, into=ledger.BANK, booked_on=today,
-                                                entry_id=JournalEntryId(self.ctx.new_id()), created_at=now))
-            self.events += events + paid_events
+            seen.add(debit.invoice_id)
+            plain.append((line, debit))
+        if not plain:
+            return rest
+        now, today = self.ctx.now(), self.ctx.today()
+        entries = []
+        for line, debit in plain:
+            entries.append(ledger.payment_received(CustomerId(debit.customer_id), debit.invoice_id,
+                                                   debit.invoice_number, debit.amount, into=ledger.BANK,
+                                                   booked_on=today, entry_id=JournalEntryId(self.ctx.new_id()),
+                                                   created_at=now))
+            # what attempts_.succeeded and invoicing.apply_payment announce for a debit paying its invoice in full
+            self.events.append(attempts_.PaymentSucceeded(debit.attempt_id, debit.invoice_id, debit.customer_id,
+                                                          debit.amount, debit.gateway, debit.attempt_number))
+            self.events.append(InvoicePaid(debit.invoice_id, debit.invoice_number, debit.amount))
             self.report.settled += 1
-            self._row(line, LineStatus.APPLIED, invoice_id=invoice.id, attempt_id=attempt.id)
-        self.uow.bank.save_settled(attempts, paid)
+            self._row(line, LineStatus.APPLIED, invoice_id=debit.invoice_id, attempt_id=debit.attempt_id)
+        self.uow.bank.settle_plainly([debit for _, debit in plain], now)
         self.uow.ledger.add_many(entries)
-        self.uow.events.add(self.events, now)  # written as it goes: memory stays flat on large files
-        self.events = []
-        for line, attempt in later:
-            self._apply_one(line, self._attempt(line) if attempt is not None else None)
+        return rest
 
     def flush(self) -> None:
-        self._settle_pending()
         self.uow.bank.add_lines(self.rows)
-        self.rows = []
+        self.uow.events.add(self.events, self.ctx.now())
+        self.rows, self.events = [], []
 
     def _row(self, line: StatementLine, status: LineStatus, *, invoice_id: str | None = None,
              attempt_id: str | None = None, credit: Money | None = None, note: str = "") -> None:
@@ -142,23 +163,11 @@ class _Applier:
             self.report.unmatched += 1
         elif status is LineStatus.IGNORED:
             self.report.ignored += 1
-        if len(self.rows) >= self.FLUSH_EVERY:
-            self.uow.bank.add_lines(self.rows)
-            self.rows = []
 
     def _attempt(self, line: StatementLine) -> PaymentAttempt | None:
         if not line.end_to_end_id:
             return None
         return self.uow.attempts.by_provider_id(ledger.SEPA_FILE_RAIL, line.end_to_end_id)
-
-    def apply(self, line: StatementLine) -> None:
-        if line.end_to_end_id and line.kind in {LineKind.COLLECTION, LineKind.TRANSFER}:
-            self.pending.append(line)  # settled in batches; a later return in the file sees them settled
-            if len(self.pending) >= self.FLUSH_EVERY:
-                self._settle_pending()
-            return
-        self._settle_pending()
-        self._apply_one(line, self._attempt(line))
 
     def _apply_one(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
         if line.kind is LineKind.OTHER:

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus
-from aboguard.domain.invoicing import OPEN, DocumentKind, Invoice
+from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus
+from aboguard.domain.invoicing import OPEN, DocumentKind, InvoiceStatus
 from aboguard.domain.ledger import SEPA_FILE_RAIL
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
@@ -25,7 +25,7 @@ from aboguard.domain.sepa import Amendment, Collection, GroupKey, MandateScheme,
 from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.money import Money
 from aboguard.store import rows
-from aboguard.store.bulk import insert_many
+from aboguard.store.bulk import insert_many, update_many_versioned
 from aboguard.store.secrets import SecretBox
 from aboguard.store.tables import (
     bank_lines,
@@ -41,7 +41,6 @@ from aboguard.store.tables import (
 )
 
 from ._base import one_of
-from .invoices import SqlInvoiceRepository
 from .payments import _from_row as attempt_from_row
 
 
@@ -207,6 +206,11 @@ class SqlBankStatements:
             id=statement_id, sha256=sha256, message=message, msg_id=msg_id, file_name=file_name,
             imported_at=imported_at, entries=entries))
 
+    def finish_statement(self, statement_id: str, *, msg_id: str | None, entries: int) -> None:
+        """What is known once the whole file was read: its message id and how many lines it had."""
+        self._conn.execute(update(bank_statements).where(bank_statements.c.id == statement_id).values(
+            msg_id=msg_id, entries=entries))
+
     def known_keys(self, keys: Coll[str]) -> set[str]:
         found: set[str] = set()
         values = list(keys)
@@ -243,48 +247,45 @@ class SqlBankStatements:
             status=status.value, invoice_id=invoice_id, credit_minor=credit.minor, note=note))
         return result.rowcount == 1
 
-    def settlements(self, end_to_end_ids: Coll[str]) -> dict[str, tuple[PaymentAttempt, Invoice, bool]]:
-        """The exported attempts with these end-to-end ids, each with its invoice and whether settling it is
-        plain: no dunning case on the invoice and a subscription that is not past due or suspended."""
+    def debits_on_file(self, end_to_end_ids: Coll[str]) -> dict[str, DebitOnFile]:
+        """The exported attempts with these end-to-end ids, each with its invoice's amounts and whether settling
+        it is plain (:attr:`DebitOnFile.settles_plainly`)."""
         if not end_to_end_ids:
             return {}
-        a = payment_attempts
-        query = (select(a, dunning_cases.c.id.label("case_id"), subscriptions.c.status.label("sub_status"))
-                 .join(invoices, invoices.c.id == a.c.invoice_id)
-                 .outerjoin(dunning_cases, dunning_cases.c.invoice_id == a.c.invoice_id)
-                 .outerjoin(subscriptions, subscriptions.c.id == invoices.c.subscription_id)
-                 .where(a.c.gateway == SEPA_FILE_RAIL,
-                        one_of(self._conn, a.c.provider_payment_id, list(end_to_end_ids))))
-        found = list(self._conn.execute(query).mappings())
-        if not found:
-            return {}
-        loaded = SqlInvoiceRepository(self._conn)._load(select(invoices).where(
-            one_of(self._conn, invoices.c.id, list({row["invoice_id"] for row in found}))))
-        by_id = {invoice.id: invoice for invoice in loaded}
-        return {row["provider_payment_id"]: (
-            attempt_from_row(row), by_id[row["invoice_id"]],
-            row["case_id"] is None and row["sub_status"] not in {"past_due", "suspended"}) for row in found}
+        a, i = payment_attempts.c, invoices.c
+        query = (select(a.id, a.version, a.status, a.number, a.amount_minor, a.currency, a.gateway, a.customer_id,
+                        a.invoice_id, a.provider_payment_id, i.number.label("invoice_number"),
+                        i.status.label("invoice_status"), i.version.label("invoice_version"), i.total_minor,
+                        i.paid_minor, i.credited_minor, i.skonto_percent, dunning_cases.c.id.label("case_id"),
+                        subscriptions.c.status.label("sub_status"))
+                 .join(invoices, i.id == a.invoice_id)
+                 .outerjoin(dunning_cases, dunning_cases.c.invoice_id == a.invoice_id)
+                 .outerjoin(subscriptions, subscriptions.c.id == i.subscription_id)
+                 .where(a.gateway == SEPA_FILE_RAIL, one_of(self._conn, a.provider_payment_id, list(end_to_end_ids))))
+        found = {}
+        quiet = {"past_due", "suspended"}
+        for (attempt_id, version, status, number, amount, cur, gateway, customer_id, invoice_id, e2e, invoice_number,
+             invoice_status, invoice_version, total, paid, credited, skonto, case_id, sub_status) \
+                in self._conn.execute(query):
+            found[e2e] = DebitOnFile(
+                attempt_id, version, AttemptStatus(status), number, Money(amount, cur), gateway, customer_id,
+                invoice_id, invoice_number or "", InvoiceStatus(invoice_status), invoice_version, Money(paid, cur),
+                Money(total - paid - credited, cur), case_id is None and skonto is None and sub_status not in quiet)
+        return found
 
-    def save_settled(self, attempts: Sequence[PaymentAttempt], settled: Sequence[Invoice]) -> None:
-        """Bulk ``save`` of settled attempts and paid invoices, optimistic on their versions."""
-        if not attempts:
+    def settle_plainly(self, debits: Sequence[DebitOnFile], now: datetime) -> None:
+        """Each debit succeeded and paid its invoice in full, optimistic on both versions (prebuilt statements)."""
+        if not debits:
             return
-        a = payment_attempts
-        result = self._conn.execute(
-            update(a).where(a.c.id == bindparam("b_id"), a.c.version == bindparam("b_version"))
-            .values(status=bindparam("b_status"), updated_at=bindparam("b_at"), version=a.c.version + 1),
-            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_at": x.updated_at}
-             for x in attempts])
-        if result.rowcount not in (-1, len(attempts)):
+        changed = update_many_versioned(self._conn, payment_attempts, [
+            {"status": AttemptStatus.SUCCEEDED.value, "updated_at": now, "id": d.attempt_id,
+             "version": d.attempt_version} for d in debits])
+        if changed not in (-1, len(debits)):
             raise ConcurrentUpdate("a payment attempt was changed meanwhile; import the file again")
-        i = invoices
-        result = self._conn.execute(
-            update(i).where(i.c.id == bindparam("b_id"), i.c.version == bindparam("b_version"))
-            .values(status=bindparam("b_status"), paid_minor=bindparam("b_paid"), collect_on=bindparam("b_collect"),
-                    version=i.c.version + 1),
-            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_paid": x.paid.minor,
-              "b_collect": x.collect_on} for x in settled])
-        if result.rowcount not in (-1, len(settled)):
+        changed = update_many_versioned(self._conn, invoices, [
+            {"status": InvoiceStatus.PAID.value, "paid_minor": (d.invoice_paid + d.amount).minor, "collect_on": None,
+             "id": d.invoice_id, "version": d.invoice_version} for d in debits])
+        if changed not in (-1, len(debits)):
             raise ConcurrentUpdate("an invoice was changed meanwhile; import the file again")
 
     def open_items(self) -> list[OpenItem]:
