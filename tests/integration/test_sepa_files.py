@@ -321,7 +321,7 @@ def test_a_fault_late_in_a_streamed_file_undoes_the_lines_applied_before_it(
     late = tmp_path / "late.xml"  # the last entry loses its amount: the schema says so only at the end
     cut = text.rindex("<Amt Ccy=\"EUR\">1.04</Amt>")
     late.write_text(text[:cut] + text[cut:].replace("<Amt Ccy=\"EUR\">1.04</Amt>", "", 1))
-    with pytest.raises(BankFileError, match="not a valid camt.053.001.08"):
+    with pytest.raises(BankFileError, match=r"not a valid camt\.053\.001\.08"):
         bank_import.import_statement(ctx, late)
     assert invoice_of(ctx, sub).status is InvoiceStatus.ISSUED
     assert bank_import.list_unmatched(ctx) == []
@@ -406,3 +406,77 @@ def test_a_file_that_breaks_the_schema_exports_nothing(ctx: ServiceContext, tmp_
     assert attempt_of(ctx, sub).status is AttemptStatus.AWAITING_EXPORT
     monkeypatch.undo()
     assert sepa.export_collections(ctx, out / "good.xml").transactions == 1
+
+
+def test_a_debit_settled_by_the_bank_file_counts_for_loyalty_streaks(ctx: ServiceContext, tmp_path: Path) -> None:
+    from aboguard.services import loyalty
+
+    loyalty.create_rule(ctx, "PUNCTUAL1", "Thank you", streak=1, percent="5")
+    _, sub = subscriber(ctx, "Paula Pünktlich", mandate("Paula Pünktlich"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    sepa.export_collections(ctx, tmp_path / "d.xml")
+    e2e = attempt_of(ctx, sub).provider_payment_id
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    camt = write_camt(tmp_path / "c.xml", "camt.054.001.08", [Entry("L1", True, [Tx(9_99, e2e=e2e)])])
+    assert bank_import.import_statement(ctx, camt).settled == 1
+    assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+    rewards = loyalty.list_rewards(ctx)
+    assert [(r.rule_code, r.earned_by) for r in rewards] == [("PUNCTUAL1", (invoice_of(ctx, sub).id,))]
+    check_books(ctx)
+
+
+def _block_id(pain: Path) -> str:
+    return etree.parse(str(pain)).findtext(f"{NS8}CstmrDrctDbtInitn/{NS8}PmtInf/{NS8}PmtInfId") or ""
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["by PmtInfId", "by date and sum"])
+def test_a_batch_credit_without_details_settles_its_payment_block_once(ctx: ServiceContext, tmp_path: Path,
+                                                                       named: bool) -> None:
+    subs = [subscriber(ctx, name, mandate(name))[1] for name in ("Olga Ost", "Paul Pohl", "Rita Rau")]
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    pain = tmp_path / "d.xml"
+    sepa.export_collections(ctx, pain, collection_on=date(2026, 3, 4))
+    e2e = [attempt_of(ctx, s).provider_payment_id for s in subs]
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    total = [Tx(9_99), Tx(9_99), Tx(9_99)]
+    wrong = write_camt(tmp_path / "wrong.xml", "camt.053.001.08", [  # not what the block holds: for review
+        Entry("SAMMEL-0", True, total[:2], itemised=False, booked_on=date(2026, 3, 4),
+              pmt_inf_id=_block_id(pain) if named else None)], msg_id="STMT-0")
+    report = bank_import.import_statement(ctx, wrong)
+    assert (report.settled, report.unmatched) == (0, 1)
+    assert "fits no payment block" in bank_import.list_unmatched(ctx)[0].note
+    statement = write_camt(tmp_path / "stmt.xml", "camt.053.001.08", [
+        Entry("SAMMEL-1", True, total, itemised=False, booked_on=date(2026, 3, 4),
+              pmt_inf_id=_block_id(pain) if named else None)])
+    report = bank_import.import_statement(ctx, statement)
+    assert (report.settled, report.unmatched, report.ignored) == (3, 0, 0)
+    assert {attempt_of(ctx, s).status for s in subs} == {AttemptStatus.SUCCEEDED}
+    assert {invoice_of(ctx, s).status for s in subs} == {InvoiceStatus.PAID}
+    itemised = write_camt(tmp_path / "items.xml", "camt.054.001.08", [  # the Sammelbuchungsdatei after it
+        Entry("SAMMEL-1", True, [Tx(9_99, e2e=e) for e in e2e])])
+    later = bank_import.import_statement(ctx, itemised)
+    assert (later.settled, later.ignored) == (0, 3)
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {"EUR": 29_97}  # once, not twice
+    check_books(ctx)
+
+
+def test_a_batch_credit_after_its_itemised_report_changes_nothing(ctx: ServiceContext, tmp_path: Path) -> None:
+    subs = [subscriber(ctx, name, mandate(name))[1] for name in ("Sara Sand", "Tom Tal")]
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    pain = tmp_path / "d.xml"
+    sepa.export_collections(ctx, pain, collection_on=date(2026, 3, 4))
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    itemised = write_camt(tmp_path / "items.xml", "camt.054.001.02", [
+        Entry("B-7", True, [Tx(9_99, e2e=attempt_of(ctx, s).provider_payment_id) for s in subs])])
+    assert bank_import.import_statement(ctx, itemised).settled == 2
+    statement = write_camt(tmp_path / "stmt.xml", "camt.053.001.02", [
+        Entry("B-7", True, [Tx(9_99), Tx(9_99)], itemised=False, pmt_inf_id=_block_id(pain))])
+    report = bank_import.import_statement(ctx, statement)
+    assert (report.settled, report.ignored, report.unmatched) == (0, 1, 0)
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {"EUR": 19_98}
+    check_books(ctx)

@@ -158,13 +158,14 @@ class StatementReader:
 def flat(line: StatementLine) -> tuple[object, ...]:
     """A line as a tuple of plain values: pickled and read back several times faster than the dataclasses."""
     return (line.entry_key, line.kind.value, line.booked_on, line.amount.minor, line.amount.currency, line.fee.minor,
-            line.end_to_end_id, line.mandate_reference, line.reason_code, line.counterparty, line.remittance, line.note)
+            line.end_to_end_id, line.mandate_reference, line.reason_code, line.counterparty, line.remittance, line.note,
+            line.batch_ref)
 
 
 def unflat(values: tuple[Any, ...]) -> StatementLine:
-    key, kind, booked_on, amount, currency, fee, e2e, mandate, reason, counterparty, remittance, note = values
+    key, kind, booked_on, amount, currency, fee, e2e, mandate, reason, counterparty, remittance, note, batch = values
     return StatementLine(key, LineKind(kind), booked_on, Money(amount, currency), Money(fee, currency), e2e, mandate,
-                         reason, counterparty, remittance, note)
+                         reason, counterparty, remittance, note, batch)
 
 
 PARALLEL_FROM = 4 << 20  # bytes: about 8,000 entries; below this a child process costs more than it saves
@@ -300,6 +301,7 @@ class _EntryReader:
                 entry_amount, None, entry_fee, None, None, None, None, entry_text)
             tx_family, tx_sub = family, sub_family
             has_return = False
+            batch = self._text(entry, "NtryDtls/Btch/PmtInfId")
         else:
             tx_amount = (self._money(self._find(tx, "Amt")) if self.v08 else None) \
                 or self._money(self._find(tx, "AmtDtls/TxAmt/Amt")) or (entry_amount if count == 1 else None)
@@ -309,6 +311,7 @@ class _EntryReader:
             if e2e == "NOTPROVIDED":
                 e2e = None
             mandate = self._text(tx, "Refs/MndtId")
+            batch = self._text(tx, "Refs/PmtInfId") or self._text(entry, "NtryDtls/Btch/PmtInfId")
             return_info = self._find(tx, "RtrInf")
             has_return = return_info is not None
             reason = (self._text(tx, "RtrInf/Rsn/Cd") or self._text(tx, "RtrInf/Rsn/Prtry")) if has_return else None
@@ -326,8 +329,9 @@ class _EntryReader:
             raise BankFileError(f"entry {self.count} ({reference or 'no reference'}) has several transactions "
                                 "without their own amount")
         reversal = self._text(entry, "RvslInd") == "true"
+        proprietary = self._text(entry, "BkTxCd/Prtry/Cd") or ""
         kind = classify(credit=credit, reversal=reversal, booked=booked, family=tx_family, sub_family=tx_sub,
-                        has_return_info=has_return)
+                        has_return_info=has_return, gvc=proprietary.split("+")[1] if proprietary.count("+") else None)
         if kind is LineKind.RETURN and instructed is not None:
             if fee is None and tx_amount > instructed:
                 fee = tx_amount - instructed
@@ -337,7 +341,7 @@ class _EntryReader:
         return StatementLine(entry_key=key[:200], kind=kind, booked_on=booked_on, amount=tx_amount,
                              fee=fee if fee is not None else zero, end_to_end_id=e2e, mandate_reference=mandate,
                              reason_code=reason, counterparty=name, remittance=" ".join(remittance.split())[:1000],
-                             note="" if booked else "not booked yet")
+                             note="" if booked else "not booked yet", batch_ref=batch)
 
 
 def _date(text: str | None) -> date:

@@ -50,6 +50,7 @@ class StatementLine:
     counterparty: str | None = None
     remittance: str = ""
     note: str = ""
+    batch_ref: str | None = None  # the payment block (PmtInfId) a batch booking of our debits names
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +103,15 @@ class DebitOnFile:
                 and self.amount == self.invoice_due)
 
 
+RETURN_GVC = "109"  # DK proprietary code (BkTxCd/Prtry "NRTI+109+..."): SEPA-Lastschrift Rückbelastung
+
+
 def classify(*, credit: bool, reversal: bool, booked: bool, family: str | None, sub_family: str | None,
-             has_return_info: bool) -> LineKind:
+             has_return_info: bool, gvc: str | None = None) -> LineKind:
+    """What a line can do, from the ISO bank transaction code, or the German proprietary one (REFERENCE 1.13)."""
     if not booked:
         return LineKind.OTHER
-    if has_return_info or (not credit and sub_family == "UPDD"):
+    if has_return_info or (not credit and (sub_family == "UPDD" or gvc == RETURN_GVC)):
         return LineKind.RETURN
     if reversal:
         return LineKind.OTHER
@@ -133,3 +138,11 @@ class BankLineMatched(Event):
     aggregate: ClassVar[str] = "bank_line"
     invoice_id: str
     amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class BankLineDismissed(Event):
+    name: ClassVar[str] = "bank.line_dismissed"
+    aggregate: ClassVar[str] = "bank_line"
+    amount: Money
+    reason: str

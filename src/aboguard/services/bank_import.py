@@ -22,10 +22,12 @@ from aboguard.bankfiles.camt import StatementReader
 from aboguard.domain import bank_lines, ledger, remittance
 from aboguard.domain import payments as attempts_
 from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus, StatementLine
+from aboguard.domain.catalog import PaymentMethodKind
 from aboguard.domain.declines import classify_sepa
 from aboguard.domain.events import Event, InvoicePaid
-from aboguard.domain.invoicing import OPEN, InvoiceStatus
+from aboguard.domain.invoicing import OPEN, Invoice, InvoiceStatus
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.domain.sepa import PaymentBlock
 from aboguard.errors import Conflict, InvalidInput
 from aboguard.ids import CustomerId, InvoiceId, JournalEntryId
 from aboguard.money import Money
@@ -129,11 +131,18 @@ class _Applier:
                 continue
             seen.add(debit.invoice_id)
             plain.append((line, debit))
-        if not plain:
-            return rest
+        self._bulk_settle([debit for _, debit in plain])
+        for line, debit in plain:
+            self._row(line, LineStatus.APPLIED, invoice_id=debit.invoice_id, attempt_id=debit.attempt_id)
+        return rest
+
+    def _bulk_settle(self, debits: list[DebitOnFile]) -> None:
+        """Debits that each pay their invoice in full and nothing else (:attr:`DebitOnFile.settles_plainly`)."""
+        if not debits:
+            return
         now, today = self.ctx.now(), self.ctx.today()
         entries = []
-        for line, debit in plain:
+        for debit in debits:
             entries.append(ledger.payment_received(CustomerId(debit.customer_id), debit.invoice_id,
                                                    debit.invoice_number, debit.amount, into=ledger.BANK,
                                                    booked_on=today, entry_id=JournalEntryId(self.ctx.new_id()),
@@ -142,11 +151,56 @@ class _Applier:
             self.events.append(attempts_.PaymentSucceeded(debit.attempt_id, debit.invoice_id, debit.customer_id,
                                                           debit.amount, debit.gateway, debit.attempt_number))
             self.events.append(InvoicePaid(debit.invoice_id, debit.invoice_number, debit.amount))
-            self.report.settled += 1
-            self._row(line, LineStatus.APPLIED, invoice_id=debit.invoice_id, attempt_id=debit.attempt_id)
-        self.uow.bank.settle_plainly([debit for _, debit in plain], now)
+        self.report.settled += len(debits)
+        self.uow.bank.settle_plainly(debits, now)
         self.uow.ledger.add_many(entries)
-        return rest
+
+    def _batch_credit(self, line: StatementLine) -> None:
+        """A batch booking (Sammelbuchung) of our debits without their details: find the payment block it credits
+        -- by the PmtInfId it names, else the one block due that day whose open debits add up to the amount --
+        and settle every debit of it still on its way. A credit for debits already settled line by line (by the
+        itemised camt.054) changes nothing; one that fits no block waits for that itemised file or for review."""
+        blocks = self.uow.sepa_files.payment_blocks(pmt_inf_id=line.batch_ref) if line.batch_ref else \
+            self.uow.sepa_files.payment_blocks(collection_on=line.booked_on)
+        states = [(block, self.uow.sepa_files.block_state(block)) for block in blocks]
+        zero = Money.zero(line.amount.currency)
+        open_ = [b for b, state in states if state.get(AttemptStatus.SUBMITTED, zero) == line.amount]
+        settled = [b for b, state in states if AttemptStatus.SUBMITTED not in state and line.amount
+                   == state.get(AttemptStatus.SUCCEEDED, zero) + state.get(AttemptStatus.REVERSED, zero)]
+        if len(open_) == 1:
+            block = open_[0]
+            count = self._settle_block(block)
+            self._row(line, LineStatus.APPLIED, note=f"batch credit: {count} debit(s) of {block.label} settled")
+        elif len(settled) == 1 and not open_:
+            self._row(line, LineStatus.IGNORED, note=f"batch credit for {settled[0].label}, already settled line by "
+                                                     "line")
+        elif not blocks:
+            self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details that names no "
+                                                     "exported payment block: import the itemised camt.054 "
+                                                     "(Sammelbuchungsdatei) for it")
+        else:
+            named = "; ".join(f"{b.label}: {state.get(AttemptStatus.SUBMITTED, zero)} open" for b, state in states)
+            self._row(line, LineStatus.UNMATCHED, note=f"batch credit of {line.amount} fits no payment block exactly "
+                                                       f"({named}): import the itemised camt.054 for it")
+
+    def _settle_block(self, block: PaymentBlock) -> int:
+        """Settle every debit of ``block`` still on its way, in chunks (a block may hold 100,000 debits)."""
+        count, after = 0, ""
+        while ids := self.uow.sepa_files.block_end_to_end_ids(block, after=after, limit=CHUNK):
+            after = ids[-1]
+            waiting = [d for d in self.uow.bank.debits_on_file(ids).values()
+                       if d.attempt_status is AttemptStatus.SUBMITTED]
+            plain = [d for d in waiting if self.bulk and d.settles_plainly]
+            self._bulk_settle(plain)
+            done = {d.attempt_id for d in plain}
+            for debit in waiting:
+                if debit.attempt_id not in done:
+                    attempt = self.uow.attempts.get(debit.attempt_id)
+                    self.events += collection.settle_attempt(self.ctx, self.uow, attempt, attempt.provider_payment_id)
+                    self.report.settled += 1
+            count += len(waiting)
+            self.flush()
+        return count
 
     def flush(self) -> None:
         self.uow.bank.add_lines(self.rows)
@@ -178,8 +232,7 @@ class _Applier:
         elif attempt is not None:  # a credit naming one of our debits: the collection settled
             self._settle(line, attempt)
         elif line.kind is LineKind.COLLECTION and not line.end_to_end_id:
-            self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details: import the "
-                                                     "itemised camt.054 (Sammelbuchungsdatei) for it")
+            self._batch_credit(line)
         elif line.kind is LineKind.COLLECTION:
             self._row(line, LineStatus.UNMATCHED, note="no exported direct debit has this end-to-end id")
         else:
@@ -196,17 +249,14 @@ class _Applier:
 
     def _return(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
         if attempt is None:
-            self._row(line, LineStatus.UNMATCHED, note="a returned direct debit that matches no exported one")
+            self._row(line, LineStatus.UNMATCHED, note="a returned direct debit that matches no exported one: "
+                                                       "`aboguard bank match LINE INVOICE` applies it")
             return
         if attempt.status not in {AttemptStatus.SUBMITTED, AttemptStatus.SUCCEEDED}:
             self._row(line, LineStatus.IGNORED, invoice_id=attempt.invoice_id, attempt_id=attempt.id,
                       note=f"the attempt is already {attempt.status.value}")
             return
-        event = GatewayEvent(id=line.entry_key, type=GatewayEventType.PAYMENT_RETURNED,
-                             provider_payment_id=attempt.provider_payment_id or "", amount=line.amount,
-                             occurred_at=self.ctx.now(), decline=classify_sepa(line.reason_code or "unknown"),
-                             fee=line.fee if line.fee.is_positive() else None)
-        self.events += collection.apply_bank_event(self.ctx, self.uow, attempt, event)
+        self.events += _apply_return(self.ctx, self.uow, line, attempt)
         self.report.returned += 1
         if line.fee.is_positive():
             self.report.fees[line.fee.currency] = self.report.fees.get(line.fee.currency, 0) + line.fee.minor
@@ -229,6 +279,16 @@ class _Applier:
         if credit.is_positive():
             self.report.credit[cur] = self.report.credit.get(cur, 0) + credit.minor
         self._row(line, LineStatus.APPLIED, invoice_id=first, credit=credit, note=f"matched by {found.rule.value}")
+
+
+def _apply_return(ctx: ServiceContext, uow: UnitOfWork, line: StatementLine | BankLine, attempt: PaymentAttempt
+                  ) -> list[Event]:
+    """The debit came back: it fails (not settled yet) or is reversed, with the SEPA reason; the fee is booked."""
+    event = GatewayEvent(id=line.entry_key, type=GatewayEventType.PAYMENT_RETURNED,
+                         provider_payment_id=attempt.provider_payment_id or "", amount=line.amount,
+                         occurred_at=ctx.now(), decline=classify_sepa(line.reason_code or "unknown"),
+                         fee=line.fee if line.fee.is_positive() else None)
+    return collection.apply_bank_event(ctx, uow, attempt, event)
 
 
 def apply_transfer(ctx: ServiceContext, uow: UnitOfWork, found: remittance.Match, line: StatementLine | BankLine,
@@ -258,28 +318,75 @@ class LineAlreadyMatched(Conflict):
 
 
 def match_line(ctx: ServiceContext, line_id: str, invoice_ref: str) -> BankLine:
-    """Apply an unmatched incoming transfer to an invoice chosen by hand (the rest becomes credit)."""
+    """Resolve a line on the review list by naming its invoice.
+
+    * money in (a transfer, or a debit's credit with an end-to-end id we do not know): paid to the invoice, more
+      than is open becomes the customer's credit;
+    * a returned debit that named no debit we know: applied as the return of the invoice's one SEPA debit that is
+      on its way or settled (the attempt fails or is reversed, the bank's fee is booked, recovery takes over).
+    """
     with ctx.uow() as uow:
         line = uow.bank.get_line(line_id)
         if line.status is not LineStatus.UNMATCHED:
             raise LineAlreadyMatched(f"bank line {line.id} is {line.status.value}, not waiting for review")
-        if line.kind is not LineKind.TRANSFER:
-            raise InvalidInput(f"bank line {line.id} is a {line.kind.value}; only incoming transfers are matched "
-                               "by hand")
         invoice = uow.invoices.find(invoice_ref)
-        if invoice.status not in OPEN or invoice.currency != line.amount.currency:
-            raise InvalidInput(f"invoice {invoice.number} is {invoice.status.value} in {invoice.currency}; "
-                               f"it cannot take this {line.amount} payment")
-        customer = uow.customers.get(invoice.customer_id)
-        item = remittance.OpenItem(invoice.id, invoice.number or "", invoice.customer_id, customer.name,
-                                   invoice.amount_due)
-        parts, credit = remittance.allocate(line.amount, [item])
         events: list[Event] = []
-        _, credit = apply_transfer(ctx, uow, remittance.Match(remittance.MatchRule.INVOICE_NUMBER, parts, credit,
-                                                              invoice.customer_id), line, events)
-        if not uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id, credit=credit,
-                                     note=f"matched by hand to {invoice.number}"):
+        if line.kind is LineKind.RETURN:
+            attempt = _returned_debit(uow, line, invoice)
+            events += _apply_return(ctx, uow, line, attempt)
+            resolved = uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id,
+                                             attempt_id=attempt.id, credit=Money.zero(line.amount.currency),
+                                             note=f"return of debit {attempt.id} matched by hand ({invoice.number}): "
+                                                  f"{line.reason_code or 'no reason given'}")
+        elif line.kind is LineKind.TRANSFER or (line.kind is LineKind.COLLECTION and line.end_to_end_id):
+            if invoice.status not in OPEN or invoice.currency != line.amount.currency:
+                raise InvalidInput(f"invoice {invoice.number} is {invoice.status.value} in {invoice.currency}; "
+                                   f"it cannot take this {line.amount} payment")
+            customer = uow.customers.get(invoice.customer_id)
+            item = remittance.OpenItem(invoice.id, invoice.number or "", invoice.customer_id, customer.name,
+                                       invoice.amount_due)
+            parts, credit = remittance.allocate(line.amount, [item])
+            _, credit = apply_transfer(ctx, uow, remittance.Match(remittance.MatchRule.INVOICE_NUMBER, parts, credit,
+                                                                  invoice.customer_id), line, events)
+            resolved = uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id, credit=credit,
+                                             note=f"matched by hand to {invoice.number}")
+        else:
+            raise InvalidInput(f"bank line {line.id} is a {line.kind.value} without a single invoice behind it; "
+                               "import the itemised camt.054 for it, or take it off the list with "
+                               f"`aboguard bank dismiss {line.id} --reason ...`")
+        if not resolved:
             raise LineAlreadyMatched(f"bank line {line.id} was matched meanwhile")
         uow.events.add([*events, bank_lines.BankLineMatched(line.id, invoice.id, line.amount)], ctx.now())
+        uow.commit()
+        return uow.bank.get_line(line.id)
+
+
+def _returned_debit(uow: UnitOfWork, line: BankLine, invoice: Invoice) -> PaymentAttempt:
+    debits = [a for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)
+              if a.method_kind is PaymentMethodKind.SEPA_DEBIT
+              and a.status in {AttemptStatus.SUBMITTED, AttemptStatus.SUCCEEDED}]
+    if len(debits) != 1:
+        found = ", ".join(f"{a.id} ({a.status.value}, {a.amount})" for a in debits) or "none"
+        raise InvalidInput(f"invoice {invoice.number} needs exactly one SEPA debit on its way or settled for this "
+                           f"return to apply to; it has: {found}")
+    if debits[0].amount != line.amount:
+        raise InvalidInput(f"the return is for {line.amount}, the debit on invoice {invoice.number} was for "
+                           f"{debits[0].amount}: not the same payment")
+    return debits[0]
+
+
+def dismiss_line(ctx: ServiceContext, line_id: str, reason: str) -> BankLine:
+    """Take a line off the review list without applying it (not a payment of ours, or settled another way)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("say why the line needs no action: --reason \"...\" (kept with the line)")
+    with ctx.uow() as uow:
+        line = uow.bank.get_line(line_id)
+        if line.status is not LineStatus.UNMATCHED:
+            raise LineAlreadyMatched(f"bank line {line.id} is {line.status.value}, not waiting for review")
+        if not uow.bank.resolve_line(line, status=LineStatus.IGNORED, invoice_id=None,
+                                     credit=Money.zero(line.amount.currency), note=f"dismissed by hand: {reason}"):
+            raise LineAlreadyMatched(f"bank line {line.id} was resolved meanwhile")
+        uow.events.add([bank_lines.BankLineDismissed(line.id, line.amount, reason)], ctx.now())
         uow.commit()
         return uow.bank.get_line(line.id)

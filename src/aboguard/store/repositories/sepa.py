@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Collection as Coll
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus
 from aboguard.domain.invoicing import OPEN, DocumentKind, InvoiceStatus
@@ -21,7 +22,16 @@ from aboguard.domain.ledger import SEPA_FILE_RAIL
 from aboguard.domain.payment_methods import PaymentMethod
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
 from aboguard.domain.remittance import OpenItem
-from aboguard.domain.sepa import Amendment, Collection, GroupKey, MandateScheme, SepaFile, SequenceType, Totals
+from aboguard.domain.sepa import (
+    Amendment,
+    Collection,
+    GroupKey,
+    MandateScheme,
+    PaymentBlock,
+    SepaFile,
+    SequenceType,
+    Totals,
+)
 from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.money import Money
 from aboguard.store import rows
@@ -158,6 +168,48 @@ class SqlSepaFiles:
             tail = found[-1]
             last = (tail["collection_on"], tail["scheme"], tail["sequence"], tail["end_to_end_id"])
 
+    def payment_blocks(self, *, pmt_inf_id: str | None = None, collection_on: date | None = None
+                       ) -> list[PaymentBlock]:
+        """The payment block a PmtInfId names (``<msg id, 30 chars>-<number>``), or every block due on a date."""
+        f, c = sepa_files.c, sepa_file_items.c
+        number = None
+        if pmt_inf_id is not None:
+            prefix, _, tail = pmt_inf_id.rpartition("-")
+            if not prefix or not tail.isdigit():
+                return []
+            number = int(tail)
+            query = select(f.id, f.msg_id).where(f.msg_id.startswith(prefix, autoescape=True))
+        else:
+            query = select(f.id, f.msg_id).where(f.id.in_(select(c.file_id).where(c.collection_on == collection_on)))
+        blocks = []
+        for file_id, msg_id in list(self._conn.execute(query.order_by(f.created_at, f.id))):
+            if pmt_inf_id is not None and msg_id[:30] != pmt_inf_id.rpartition("-")[0]:
+                continue
+            for n, (key, totals) in enumerate(self.group_totals(file_id), start=1):
+                if (number is None or n == number) and (collection_on is None or key[0] == collection_on):
+                    blocks.append(PaymentBlock(file_id, msg_id, n, key, totals))
+        return blocks
+
+    def _block_items(self, block: PaymentBlock) -> ColumnElement[bool]:
+        c = sepa_file_items.c
+        on, scheme, sequence = block.key
+        return and_(c.file_id == block.file_id, c.collection_on == on, c.scheme == scheme.value,
+                    c.sequence == sequence.value)
+
+    def block_state(self, block: PaymentBlock) -> dict[AttemptStatus, Money]:
+        """What the block's debits add up to, by their attempts' status now."""
+        a = payment_attempts.c
+        query = (select(a.status, a.currency, func.sum(a.amount_minor))
+                 .select_from(sepa_file_items.join(payment_attempts, a.id == sepa_file_items.c.attempt_id))
+                 .where(self._block_items(block)).group_by(a.status, a.currency))
+        return {AttemptStatus(status): Money(int(total), cur) for status, cur, total in self._conn.execute(query)}
+
+    def block_end_to_end_ids(self, block: PaymentBlock, *, after: str = "", limit: int = 2000) -> list[str]:
+        c = sepa_file_items.c
+        query = (select(c.end_to_end_id).where(self._block_items(block), c.end_to_end_id > after)
+                 .order_by(c.end_to_end_id).limit(limit))
+        return list(self._conn.execute(query).scalars())
+
     def get(self, ref: str) -> SepaFile:
         row = self._conn.execute(select(sepa_files).where(
             (sepa_files.c.id == ref) | (sepa_files.c.msg_id == ref))).mappings().first()
@@ -240,11 +292,12 @@ class SqlBankStatements:
         return _line_from_row(row)
 
     def resolve_line(self, line: BankLine, *, status: LineStatus, invoice_id: str | None, credit: Money,
-                     note: str) -> bool:
+                     note: str, attempt_id: str | None = None) -> bool:
         """Settle an unmatched line; False when someone else settled it first."""
         result = self._conn.execute(update(bank_lines).where(
             bank_lines.c.id == line.id, bank_lines.c.status == LineStatus.UNMATCHED.value).values(
-            status=status.value, invoice_id=invoice_id, credit_minor=credit.minor, note=note))
+            status=status.value, invoice_id=invoice_id, attempt_id=attempt_id or line.attempt_id,
+            credit_minor=credit.minor, note=note))
         return result.rowcount == 1
 
     def debits_on_file(self, end_to_end_ids: Coll[str]) -> dict[str, DebitOnFile]:
