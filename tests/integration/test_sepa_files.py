@@ -480,3 +480,43 @@ def test_a_batch_credit_after_its_itemised_report_changes_nothing(ctx: ServiceCo
     with ctx.uow() as uow:
         assert uow.ledger.balance("bank") == {"EUR": 19_98}
     check_books(ctx)
+
+
+def test_two_imports_at_once_sharing_an_entry_apply_it_once(ctx: ServiceContext, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from aboguard.errors import ConcurrentUpdate
+
+    monkeypatch.setattr(bank_import, "CHUNK", 1)
+    shared = Entry("SHARED-1", True, [Tx(7_77, name="Unbekannt", ustrd=["?"])], family="RCDT", sub_family="ESCT")
+    intraday = write_camt(tmp_path / "a.xml", "camt.052.001.08", [
+        shared, Entry("A-2", True, [Tx(1_11, name="X", ustrd=["?"])], family="RCDT", sub_family="ESCT")])
+    statement = write_camt(tmp_path / "b.xml", "camt.053.001.08", [
+        shared, Entry("B-2", True, [Tx(2_22, name="Y", ustrd=["?"])], family="RCDT", sub_family="ESCT")])
+    first_chunk_stored = threading.Event()
+
+    def slow(report: bank_import.ImportReport) -> None:
+        if report.lines == 1:  # the shared entry is stored, not committed: let the other import run into it
+            first_chunk_stored.set()
+            time.sleep(1.0)
+
+    outcome: dict[str, object] = {}
+
+    def run_a() -> None:
+        outcome["a"] = bank_import.import_statement(ctx, intraday, on_progress=slow)
+
+    a = threading.Thread(target=run_a)
+    a.start()
+    assert first_chunk_stored.wait(10)
+    try:
+        outcome["b"] = bank_import.import_statement(ctx, statement)
+    except ConcurrentUpdate as exc:  # PostgreSQL: the unique entry key waits for the first, then refuses
+        outcome["b"] = exc
+        assert "import the file again" in str(exc)
+        outcome["b"] = bank_import.import_statement(ctx, statement)
+    a.join()
+    assert outcome["b"].skipped == 1  # type: ignore[union-attr]  # SQLite waits for the first import to commit
+    texts = sorted(line.amount.minor for line in bank_import.list_unmatched(ctx))
+    assert texts == [1_11, 2_22, 7_77]  # the shared entry once

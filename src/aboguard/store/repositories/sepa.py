@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus
@@ -254,9 +255,13 @@ class SqlBankStatements:
 
     def add_statement(self, statement_id: str, *, sha256: str, message: str, msg_id: str | None, file_name: str,
                       imported_at: datetime, entries: int) -> None:
-        self._conn.execute(insert(bank_statements).values(
-            id=statement_id, sha256=sha256, message=message, msg_id=msg_id, file_name=file_name,
-            imported_at=imported_at, entries=entries))
+        try:
+            self._conn.execute(insert(bank_statements).values(
+                id=statement_id, sha256=sha256, message=message, msg_id=msg_id, file_name=file_name,
+                imported_at=imported_at, entries=entries))
+        except IntegrityError:
+            raise ConcurrentUpdate(f"{file_name} was imported by another process at the same time; nothing was "
+                                   "applied twice (import it again to see)") from None
 
     def finish_statement(self, statement_id: str, *, msg_id: str | None, entries: int) -> None:
         """What is known once the whole file was read: its message id and how many lines it had."""
@@ -272,6 +277,14 @@ class SqlBankStatements:
         return found
 
     def add_lines(self, lines: Sequence[BankLine]) -> None:
+        try:
+            self._insert_lines(lines)
+        except IntegrityError:  # the unique entry key: another import stored one of these lines meanwhile
+            raise ConcurrentUpdate("another import applied some of the same bank entries at the same time; this "
+                                   "one was undone -- import the file again (entries already applied are "
+                                   "skipped)") from None
+
+    def _insert_lines(self, lines: Sequence[BankLine]) -> None:
         insert_many(self._conn, bank_lines, [{
             "id": x.id, "statement_id": x.statement_id, "entry_key": x.entry_key, "kind": x.kind.value,
             "booked_on": x.booked_on, "amount_minor": x.amount.minor, "currency": x.amount.currency,
