@@ -88,6 +88,11 @@ def test_export_import_review_and_match_from_the_command_line(cli: Any, tmp_path
     assert "taken off the review list" in cli("bank", "dismiss", refund["id"], "--reason", "tax refund")
     assert cli("bank", "unmatched").strip() == "Nothing to review."
     assert "not waiting for review" in cli("bank", "dismiss", refund["id"], "--reason", "again", expect=2)
+    odd_file, first = cli("bank", "statements", "--json")[:2]
+    assert (odd_file["file_name"], odd_file["lines"], odd_file["by_status"]) == ("odd.xml", 2, {"applied": 1,
+                                                                                               "ignored": 1})
+    assert (first["file_name"], first["by_status"]) == ("camt.xml", {"applied": 2})
+    assert "odd.xml" in cli("bank", "statements")
     assert "OK" in cli("ledger", "check")
     broken = tmp_path / "broken.xml"
     broken.write_text(camt.read_text()[:300])

@@ -141,6 +141,19 @@ def line_dict(line: BankLine) -> dict[str, Any]:
             "reason_code": line.reason_code, "status": line.status.value, "note": line.note}
 
 
+@bank.command("statements")
+def statements(limit: int = typer.Option(50, "--limit"), json_out: bool = JSON) -> None:
+    """Imported bank reports, latest first, with what became of their lines."""
+    found = bank_import.list_statements(context(), limit=limit)
+    if json_out:
+        emit_json([asdict(s) for s in found])
+        return
+    typer.echo(table(["IMPORTED", "FILE", "MESSAGE", "LINES", "APPLIED", "FOR REVIEW", "IGNORED"],
+                     [[s.imported_at.strftime("%Y-%m-%d %H:%M"), s.file_name, s.message, s.lines,
+                       s.by_status.get("applied", 0), s.by_status.get("unmatched", 0), s.by_status.get("ignored", 0)]
+                      for s in found]) if found else "No bank reports imported yet.")
+
+
 @bank.command("unmatched")
 def unmatched(json_out: bool = JSON) -> None:
     """Bank lines nothing matched: transfers without a findable invoice, unknown returns."""

@@ -76,6 +76,19 @@ class BankLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportedStatement:
+    """A camt file as imported, with what became of its lines."""
+
+    id: str
+    file_name: str
+    message: str
+    msg_id: str | None
+    imported_at: datetime
+    lines: int
+    by_status: dict[str, int]  # applied / unmatched / ignored: how many of its lines are so now
+
+
+@dataclass(frozen=True, slots=True)
 class DebitOnFile:
     """An exported direct debit as a bank line finds it by its end-to-end id, with just enough of its invoice
     to settle the usual case in bulk, without loading the invoice's lines."""

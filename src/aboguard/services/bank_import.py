@@ -21,7 +21,14 @@ from pathlib import Path
 from aboguard.bankfiles.camt import StatementReader
 from aboguard.domain import bank_lines, ledger, remittance
 from aboguard.domain import payments as attempts_
-from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus, StatementLine
+from aboguard.domain.bank_lines import (
+    BankLine,
+    DebitOnFile,
+    ImportedStatement,
+    LineKind,
+    LineStatus,
+    StatementLine,
+)
 from aboguard.domain.catalog import PaymentMethodKind
 from aboguard.domain.declines import classify_sepa
 from aboguard.domain.events import Event, InvoicePaid
@@ -306,6 +313,11 @@ def apply_transfer(ctx: ServiceContext, uow: UnitOfWork, found: remittance.Match
             entry_id=JournalEntryId(ctx.new_id()), created_at=ctx.now(),
             description=f"Over-payment by bank transfer ({line.remittance[:60]})")])
     return found.allocations[0][0].invoice_id, found.credit
+
+
+def list_statements(ctx: ServiceContext, *, limit: int = 100) -> list[ImportedStatement]:
+    with ctx.uow() as uow:
+        return uow.bank.statements(limit=limit)
 
 
 def list_unmatched(ctx: ServiceContext, *, limit: int = 1000) -> list[BankLine]:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from aboguard.domain.bank_lines import BankLine, DebitOnFile, LineKind, LineStatus
+from aboguard.domain.bank_lines import BankLine, DebitOnFile, ImportedStatement, LineKind, LineStatus
 from aboguard.domain.invoicing import OPEN, DocumentKind, InvoiceStatus
 from aboguard.domain.ledger import SEPA_FILE_RAIL
 from aboguard.domain.payment_methods import PaymentMethod
@@ -262,6 +262,20 @@ class SqlBankStatements:
         except IntegrityError:
             raise ConcurrentUpdate(f"{file_name} was imported by another process at the same time; nothing was "
                                    "applied twice (import it again to see)") from None
+
+    def statements(self, *, limit: int = 100) -> list[ImportedStatement]:
+        """The latest imported files first, each with its lines counted by status."""
+        st, ln = bank_statements.c, bank_lines.c
+        heads = list(self._conn.execute(select(bank_statements).order_by(st.imported_at.desc(), st.id.desc())
+                                        .limit(limit)).mappings())
+        counts: dict[str, dict[str, int]] = {head["id"]: {} for head in heads}
+        if heads:
+            query = (select(ln.statement_id, ln.status, func.count()).where(
+                one_of(self._conn, ln.statement_id, list(counts))).group_by(ln.statement_id, ln.status))
+            for statement_id, status, n in self._conn.execute(query):
+                counts[statement_id][status] = int(n)
+        return [ImportedStatement(h["id"], h["file_name"], h["message"], h["msg_id"], h["imported_at"], h["entries"],
+                                  counts[h["id"]]) for h in heads]
 
     def finish_statement(self, statement_id: str, *, msg_id: str | None, entries: int) -> None:
         """What is known once the whole file was read: its message id and how many lines it had."""
