@@ -506,3 +506,18 @@ def test_with_fnal_switched_off_the_last_debit_goes_out_as_rcur(ctx: ServiceCont
     sepa.export_collections(ctx, out)
     assert [seq for _, _, seq in exported(out)] == ["RCUR"]
     assert mandate_status(ctx, customer) == "active"
+
+
+def test_without_the_spool_the_file_is_written_from_the_stored_items_alike(
+        ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("Wim Wald", "Xaver Xu"):
+        subscriber(ctx, name, mandate(name))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    monkeypatch.setattr(sepa._Spool, "matches", lambda self, groups: False)  # e.g. ids not in file order
+    out = tmp_path / "read-back.xml"
+    report = sepa.export_collections(ctx, out)
+    schema_for("pain.008.001.08").assertValid(etree.parse(str(out)))
+    assert report.transactions == 2
+    monkeypatch.undo()
+    assert sepa.regenerate_file(ctx, report.file_id or "", tmp_path / "copy.xml").identical

@@ -216,7 +216,12 @@ class Amendment:
         return bool(self.original_reference or self.original_iban or self.new_bank)
 
 
+NO_AMENDMENT = Amendment()
+
+
 def pending_amendment(method: PaymentMethod) -> Amendment:
+    if not (method.mandate_original_reference or method.mandate_original_iban or method.mandate_new_bank):
+        return NO_AMENDMENT
     return Amendment(method.mandate_original_reference, method.mandate_original_iban, method.mandate_new_bank)
 
 

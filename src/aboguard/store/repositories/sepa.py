@@ -33,6 +33,7 @@ from aboguard.domain.sepa import (
     SeriesFacts,
     Totals,
 )
+from aboguard.domain.subscriptions import SubscriptionStatus
 from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.money import Money
 from aboguard.store import rows
@@ -104,16 +105,20 @@ class SqlSepaFiles:
                 return []
             keyset = a.c.id >= start
         # Each batch walks the primary key from where the last one stopped (ids sort by creation, so the walk
-        # covers only attempts made since the oldest waiting one). SQLite would rather take the status index
-        # and sort every waiting attempt again for each batch; `status || ''` keeps it off that index.
+        # covers only attempts made since the oldest waiting one), and only the batch is joined: a join before
+        # the limit lets PostgreSQL hash-join every waiting attempt again for each batch. SQLite would rather
+        # take the status index and sort every waiting attempt for each batch; `status || ''` keeps it off it.
         status = a.c.status.concat("") if self._conn.dialect.name == "sqlite" else a.c.status
-        query = (select(a.c.id, a.c.invoice_id, a.c.customer_id, a.c.amount_minor, a.c.currency, i.c.number,
-                        s.c.id, s.c.ends_on, s.c.next_bill_on, i.c.supply_end, m)
-                 .join(i, i.c.id == a.c.invoice_id)
-                 .join(m, m.c.id == a.c.payment_method_id)
+        batch = (select(a.c.id, a.c.invoice_id, a.c.customer_id, a.c.amount_minor, a.c.currency,
+                        a.c.payment_method_id)
+                 .where(status == awaiting, keyset, a.c.payment_method_id.is_not(None))
+                 .order_by(a.c.id).limit(limit).subquery())
+        query = (select(batch.c.id, batch.c.invoice_id, batch.c.customer_id, batch.c.amount_minor, batch.c.currency,
+                        i.c.number, s.c.id, s.c.ends_on, s.c.next_bill_on, i.c.supply_end, m)
+                 .join(i, i.c.id == batch.c.invoice_id)
+                 .join(m, m.c.id == batch.c.payment_method_id)
                  .outerjoin(s, s.c.id == i.c.subscription_id)
-                 .where(status == awaiting, keyset)
-                 .order_by(a.c.id).limit(limit))
+                 .order_by(batch.c.id))
         names = [c.name for c in m.c]  # the mandate's columns come last, read by position
         methods: dict[str, PaymentMethod] = {}
         found = []
@@ -141,8 +146,8 @@ class SqlSepaFiles:
         live: dict[str, set[str]] = {}
         s = subscriptions.c
         for customer, sub_id in self._conn.execute(select(s.customer_id, s.id).where(
-                one_of(self._conn, s.customer_id, customer_ids), s.status != "ended",
-                s.next_bill_on.is_not(None) | (s.status == "paused"))):
+                one_of(self._conn, s.customer_id, customer_ids), s.status != SubscriptionStatus.ENDED.value,
+                s.next_bill_on.is_not(None) | (s.status == SubscriptionStatus.PAUSED.value))):
             live.setdefault(customer, set()).add(sub_id)
         open_: dict[str, set[str]] = {}
         i = invoices.c
