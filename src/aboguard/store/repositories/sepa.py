@@ -260,11 +260,10 @@ class SqlSepaFiles:
         """Every attempt in the file: status submitted, its end-to-end id as the payment id, in one statement.
         Raises ConcurrentUpdate unless each of them was still awaiting export."""
         a, x = payment_attempts, sepa_file_items
-        e2e = select(x.c.end_to_end_id).where(x.c.attempt_id == a.c.id).scalar_subquery()
-        in_file = select(x.c.attempt_id).where(x.c.file_id == file_id)
-        changed = self._conn.execute(
-            update(a).where(a.c.id.in_(in_file), a.c.status == AttemptStatus.AWAITING_EXPORT.value)
-            .values(status=AttemptStatus.SUBMITTED.value, provider_payment_id=e2e, updated_at=now,
+        changed = self._conn.execute(  # UPDATE ... FROM sepa_file_items, on SQLite and PostgreSQL alike
+            update(a).where(a.c.id == x.c.attempt_id, x.c.file_id == file_id,
+                            a.c.status == AttemptStatus.AWAITING_EXPORT.value)
+            .values(status=AttemptStatus.SUBMITTED.value, provider_payment_id=x.c.end_to_end_id, updated_at=now,
                     version=a.c.version + 1)).rowcount
         expected = self._conn.execute(select(func.count()).select_from(x).where(x.c.file_id == file_id)).scalar_one()
         if changed != expected:
