@@ -84,3 +84,33 @@ def test_validate_streams_and_names_the_first_problem(tmp_path: Path) -> None:
     broken.write_bytes(path.read_bytes().replace(b'<InstdAmt Ccy="EUR">1234.56', b'<InstdAmt Ccy="EUR">1234,56'))
     with pytest.raises(SchemaViolation, match="InstdAmt"):
         pain008.validate(broken, "pain.008.001.08")
+
+
+@pytest.mark.parametrize("change", [
+    (b"", b""),  # unchanged: valid
+    (b"<BtchBookg>true</BtchBookg>", b""),  # optional
+    (b"<ChrgBr>SLEV</ChrgBr>", b"<ChrgBr>SLEV</ChrgBr><Extra>1</Extra>"),  # unknown element
+    (b"<SeqTp>FRST</SeqTp>", b"<SeqTp>NEXT</SeqTp>"),  # not in the code list
+    (b"<DtOfSgntr>2025-01-01</DtOfSgntr>", b"<DtOfSgntr>2025-02-30</DtOfSgntr>"),  # no such date
+    (b"<Nm>Anna Mueller</Nm>", b"<Nm>" + b"x" * 141 + b"</Nm>"),  # too long
+    (b"<CstmrDrctDbtInitn>", b"<CstmrDrctDbtInitn><GrpHdr/>"),  # out of order
+    (b"</Document>", b""),  # not well-formed
+    (b"</Document>", b"</Document><More/>"),  # not well-formed
+])
+def test_validate_agrees_with_the_tree_validator(tmp_path: Path, change: tuple[bytes, bytes]) -> None:
+    from aboguard.bankfiles.xsd import validate_file
+
+    header, raw = sample("pain.008.001.08")
+    out = io.BytesIO()
+    pain008.write_pain008(out, header, [replace(c, debtor_name=c.debtor_name.replace("\r", " ")) for c in raw])
+    path = tmp_path / "x.xml"
+    path.write_bytes(out.getvalue().replace(*change, 1) if change[0] else out.getvalue())
+    verdicts = []
+    for check in (pain008.validate, validate_file):
+        try:
+            check(path, "pain.008.001.08")
+            verdicts.append(True)
+        except SchemaViolation:
+            verdicts.append(False)
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0] is (change[0] in {b"", b"<BtchBookg>true</BtchBookg>"})
