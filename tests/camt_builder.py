@@ -36,6 +36,8 @@ class Entry:
     family: str = "IDDT"  # RCDT for received transfers
     sub_family: str = "ESDD"  # UPDD for returns, ESCT for transfers
     status: str = "BOOK"
+    pmt_inf_id: str | None = None  # the payment block a batch booking names (NtryDtls/Btch/PmtInfId)
+    itemised: bool = True  # False: a batch booking with its sum only, no TxDtls (the camt.054 itemises it)
 
     @property
     def amount_minor(self) -> int:
@@ -72,10 +74,12 @@ def _entry(e: Entry, v08: bool) -> etree._Element:
     code.find("Fmly").append(etree.Element("SubFmlyCd"))
     code.find("Fmly/SubFmlyCd").text = e.sub_family
     details = _el(n, "NtryDtls")
-    if len(e.txs) > 1:
+    if len(e.txs) > 1 or e.pmt_inf_id or not e.itemised:
         batch = _el(details, "Btch")
+        if e.pmt_inf_id:
+            _el(batch, "PmtInfId", e.pmt_inf_id)
         _el(batch, "NbOfTxs", str(len(e.txs)))
-    for t in e.txs:
+    for t in e.txs if e.itemised else []:
         tx = _el(details, "TxDtls")
         if t.e2e or t.mandate:
             refs = _el(tx, "Refs")

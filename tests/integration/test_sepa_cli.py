@@ -71,6 +71,28 @@ def test_export_import_review_and_match_from_the_command_line(cli: Any, tmp_path
     assert [line["remittance"] for line in review] == ["?"]
     assert f"applied to invoice {number}" in cli("bank", "match", review[0]["id"], number)
     assert cli("bank", "unmatched").strip() == "Nothing to review."
+
+    # a return that names no debit of ours, and a credit that is not ours: both wait for review
+    anna_invoice = cli("invoices", "list", "--json")
+    anna_number = next(i["number"] for i in anna_invoice if i["customer_id"] != bob)
+    odd = write_camt(tmp_path / "odd.xml", "camt.053.001.08", [
+        Entry("R1", False, [Tx(9_99, e2e="NOT-OURS-1", reason="AM04", fee_minor=3_00)], sub_family="UPDD"),
+        Entry("A3", True, [Tx(50_00, name="Finanzamt", ustrd=["Erstattung"])], family="RCDT", sub_family="ESCT")])
+    assert cli("bank", "import", str(odd), "--json")["unmatched"] == 2
+    returned, refund = cli("bank", "unmatched", "--json")
+    assert returned["kind"] == "return" and "bank match" in returned["note"]
+    assert "needs exactly one SEPA debit" in cli("bank", "match", returned["id"], number, expect=2)  # Bob's
+    assert "recovery takes over" in cli("bank", "match", returned["id"], anna_number)
+    assert cli("payments", "list", "--json")[0]["status"] == "reversed"
+    assert "say why" in cli("bank", "dismiss", refund["id"], "--reason", " ", expect=2)
+    assert "taken off the review list" in cli("bank", "dismiss", refund["id"], "--reason", "tax refund")
+    assert cli("bank", "unmatched").strip() == "Nothing to review."
+    assert "not waiting for review" in cli("bank", "dismiss", refund["id"], "--reason", "again", expect=2)
+    odd_file, first = cli("bank", "statements", "--json")[:2]
+    assert (odd_file["file_name"], odd_file["lines"], odd_file["by_status"]) == ("odd.xml", 2, {"applied": 1,
+                                                                                               "ignored": 1})
+    assert (first["file_name"], first["by_status"]) == ("camt.xml", {"applied": 2})
+    assert "odd.xml" in cli("bank", "statements")
     assert "OK" in cli("ledger", "check")
     broken = tmp_path / "broken.xml"
     broken.write_text(camt.read_text()[:300])

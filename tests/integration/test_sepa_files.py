@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 from sqlalchemy.engine import Engine
 
+from aboguard.bankfiles import camt as camt_reader
 from aboguard.bankfiles.camt import BankFileError
 from aboguard.bankfiles.xsd import schema_for
 from aboguard.clock import TestClock
@@ -92,10 +93,13 @@ def exported(path: Path) -> list[tuple[str, str, str]]:
             for tx in tree.iter(f"{NS8}DrctDbtTxInf")]
 
 
+@pytest.mark.parametrize("reader", ["inline", "child process"])
 def test_round_trip_export_then_bank_reports_settlements_and_returns(ctx: ServiceContext, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      reader: str) -> None:
     monkeypatch.setattr(sepa, "BATCH", 2)  # every keyset loop of the export turns more than once
-    monkeypatch.setattr(bank_import._Applier, "FLUSH_EVERY", 2)
+    monkeypatch.setattr(bank_import, "CHUNK", 2)  # and the import applies the file two lines at a time
+    monkeypatch.setattr(camt_reader, "PARALLEL_FROM", 0 if reader == "child process" else 1 << 40)
     subs = {name: subscriber(ctx, name, mandate(name))[1] for name in ("Anna Schmidt", "Berta Braun", "Carl Cord")}
     billing.run_billing(ctx)
     report = collection.run_collection(ctx)
@@ -298,6 +302,35 @@ def test_a_broken_or_invalid_file_is_rejected_and_nothing_is_applied(ctx: Servic
     assert bank_import.list_unmatched(ctx) == []
     assert bank_import.import_statement(ctx, good).transfers_matched == 1
     assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+
+
+@pytest.mark.parametrize("reader", ["inline", "child process"])
+def test_a_fault_late_in_a_streamed_file_undoes_the_lines_applied_before_it(
+        ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    monkeypatch.setattr(bank_import, "CHUNK", 1)  # the first transfer is applied before the fault is read
+    monkeypatch.setattr(camt_reader, "PARALLEL_FROM", 0 if reader == "child process" else 1 << 40)
+    _, sub = subscriber(ctx, "Lena Lang", PaymentMethodSpec(Kind.BANK_TRANSFER))
+    billing.run_billing(ctx)
+    invoice = invoice_of(ctx, sub)
+    entries = [Entry("OK1", True, [Tx(invoice.total.minor, name="Lena Lang", ustrd=[invoice.number or ""])],
+                     family="RCDT", sub_family="ESCT")]
+    entries += [Entry(f"U{n}", True, [Tx(1_00 + n, name="Unbekannt", ustrd=["?"])], family="RCDT", sub_family="ESCT")
+                for n in range(5)]
+    good = write_camt(tmp_path / "good.xml", "camt.053.001.08", entries)
+    text = good.read_text()
+    late = tmp_path / "late.xml"  # the last entry loses its amount: the schema says so only at the end
+    cut = text.rindex("<Amt Ccy=\"EUR\">1.04</Amt>")
+    late.write_text(text[:cut] + text[cut:].replace("<Amt Ccy=\"EUR\">1.04</Amt>", "", 1))
+    with pytest.raises(BankFileError, match=r"not a valid camt\.053\.001\.08"):
+        bank_import.import_statement(ctx, late)
+    assert invoice_of(ctx, sub).status is InvoiceStatus.ISSUED
+    assert bank_import.list_unmatched(ctx) == []
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {}
+    report = bank_import.import_statement(ctx, good)  # nothing of the broken file was kept: the good one applies
+    assert (report.duplicate_file, report.lines, report.transfers_matched, report.unmatched) == (False, 6, 1, 5)
+    assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+    check_books(ctx)
 
 
 def test_a_pending_intraday_entry_is_applied_once_booked_and_batch_sums_wait_for_the_itemised_file(
@@ -521,3 +554,117 @@ def test_without_the_spool_the_file_is_written_from_the_stored_items_alike(
     assert report.transactions == 2
     monkeypatch.undo()
     assert sepa.regenerate_file(ctx, report.file_id or "", tmp_path / "copy.xml").identical
+
+
+def test_a_debit_settled_by_the_bank_file_counts_for_loyalty_streaks(ctx: ServiceContext, tmp_path: Path) -> None:
+    from aboguard.services import loyalty
+
+    loyalty.create_rule(ctx, "PUNCTUAL1", "Thank you", streak=1, percent="5")
+    _, sub = subscriber(ctx, "Paula Pünktlich", mandate("Paula Pünktlich"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    sepa.export_collections(ctx, tmp_path / "d.xml")
+    e2e = attempt_of(ctx, sub).provider_payment_id
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    camt = write_camt(tmp_path / "c.xml", "camt.054.001.08", [Entry("L1", True, [Tx(9_99, e2e=e2e)])])
+    assert bank_import.import_statement(ctx, camt).settled == 1
+    assert invoice_of(ctx, sub).status is InvoiceStatus.PAID
+    rewards = loyalty.list_rewards(ctx)
+    assert [(r.rule_code, r.earned_by) for r in rewards] == [("PUNCTUAL1", (invoice_of(ctx, sub).id,))]
+    check_books(ctx)
+
+
+def _block_id(pain: Path) -> str:
+    return etree.parse(str(pain)).findtext(f"{NS8}CstmrDrctDbtInitn/{NS8}PmtInf/{NS8}PmtInfId") or ""
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["by PmtInfId", "by date and sum"])
+def test_a_batch_credit_without_details_settles_its_payment_block_once(ctx: ServiceContext, tmp_path: Path,
+                                                                       named: bool) -> None:
+    subs = [subscriber(ctx, name, mandate(name))[1] for name in ("Olga Ost", "Paul Pohl", "Rita Rau")]
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    pain = tmp_path / "d.xml"
+    sepa.export_collections(ctx, pain, collection_on=date(2026, 3, 4))
+    e2e = [attempt_of(ctx, s).provider_payment_id for s in subs]
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    total = [Tx(9_99), Tx(9_99), Tx(9_99)]
+    wrong = write_camt(tmp_path / "wrong.xml", "camt.053.001.08", [  # not what the block holds: for review
+        Entry("SAMMEL-0", True, total[:2], itemised=False, booked_on=date(2026, 3, 4),
+              pmt_inf_id=_block_id(pain) if named else None)], msg_id="STMT-0")
+    report = bank_import.import_statement(ctx, wrong)
+    assert (report.settled, report.unmatched) == (0, 1)
+    assert "fits no payment block" in bank_import.list_unmatched(ctx)[0].note
+    statement = write_camt(tmp_path / "stmt.xml", "camt.053.001.08", [
+        Entry("SAMMEL-1", True, total, itemised=False, booked_on=date(2026, 3, 4),
+              pmt_inf_id=_block_id(pain) if named else None)])
+    report = bank_import.import_statement(ctx, statement)
+    assert (report.settled, report.unmatched, report.ignored) == (3, 0, 0)
+    assert {attempt_of(ctx, s).status for s in subs} == {AttemptStatus.SUCCEEDED}
+    assert {invoice_of(ctx, s).status for s in subs} == {InvoiceStatus.PAID}
+    itemised = write_camt(tmp_path / "items.xml", "camt.054.001.08", [  # the Sammelbuchungsdatei after it
+        Entry("SAMMEL-1", True, [Tx(9_99, e2e=e) for e in e2e])])
+    later = bank_import.import_statement(ctx, itemised)
+    assert (later.settled, later.ignored) == (0, 3)
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {"EUR": 29_97}  # once, not twice
+    check_books(ctx)
+
+
+def test_a_batch_credit_after_its_itemised_report_changes_nothing(ctx: ServiceContext, tmp_path: Path) -> None:
+    subs = [subscriber(ctx, name, mandate(name))[1] for name in ("Sara Sand", "Tom Tal")]
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    pain = tmp_path / "d.xml"
+    sepa.export_collections(ctx, pain, collection_on=date(2026, 3, 4))
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    itemised = write_camt(tmp_path / "items.xml", "camt.054.001.02", [
+        Entry("B-7", True, [Tx(9_99, e2e=attempt_of(ctx, s).provider_payment_id) for s in subs])])
+    assert bank_import.import_statement(ctx, itemised).settled == 2
+    statement = write_camt(tmp_path / "stmt.xml", "camt.053.001.02", [
+        Entry("B-7", True, [Tx(9_99), Tx(9_99)], itemised=False, pmt_inf_id=_block_id(pain))])
+    report = bank_import.import_statement(ctx, statement)
+    assert (report.settled, report.ignored, report.unmatched) == (0, 1, 0)
+    with ctx.uow() as uow:
+        assert uow.ledger.balance("bank") == {"EUR": 19_98}
+    check_books(ctx)
+
+
+def test_two_imports_at_once_sharing_an_entry_apply_it_once(ctx: ServiceContext, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from aboguard.errors import ConcurrentUpdate
+
+    monkeypatch.setattr(bank_import, "CHUNK", 1)
+    shared = Entry("SHARED-1", True, [Tx(7_77, name="Unbekannt", ustrd=["?"])], family="RCDT", sub_family="ESCT")
+    intraday = write_camt(tmp_path / "a.xml", "camt.052.001.08", [
+        shared, Entry("A-2", True, [Tx(1_11, name="X", ustrd=["?"])], family="RCDT", sub_family="ESCT")])
+    statement = write_camt(tmp_path / "b.xml", "camt.053.001.08", [
+        shared, Entry("B-2", True, [Tx(2_22, name="Y", ustrd=["?"])], family="RCDT", sub_family="ESCT")])
+    first_chunk_stored = threading.Event()
+
+    def slow(report: bank_import.ImportReport) -> None:
+        if report.lines == 1:  # the shared entry is stored, not committed: let the other import run into it
+            first_chunk_stored.set()
+            time.sleep(1.0)
+
+    outcome: dict[str, object] = {}
+
+    def run_a() -> None:
+        outcome["a"] = bank_import.import_statement(ctx, intraday, on_progress=slow)
+
+    a = threading.Thread(target=run_a)
+    a.start()
+    assert first_chunk_stored.wait(10)
+    try:
+        outcome["b"] = bank_import.import_statement(ctx, statement)
+    except ConcurrentUpdate as exc:  # PostgreSQL: the unique entry key waits for the first, then refuses
+        outcome["b"] = exc
+        assert "import the file again" in str(exc)
+        outcome["b"] = bank_import.import_statement(ctx, statement)
+    a.join()
+    assert outcome["b"].skipped == 1  # type: ignore[union-attr]  # SQLite waits for the first import to commit
+    texts = sorted(line.amount.minor for line in bank_import.list_unmatched(ctx))
+    assert texts == [1_11, 2_22, 7_77]  # the shared entry once

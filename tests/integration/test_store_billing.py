@@ -669,3 +669,30 @@ def test_the_billing_migration_downgrades_and_upgrades_again(db_url: str) -> Non
 def command_downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         command.downgrade(migrate.alembic_config(connection), revision)
+
+
+def test_a_large_save_many_names_the_changed_subscription_and_writes_nothing(uow_factory, world) -> None:
+    """Above the bulk threshold PostgreSQL takes one UPDATE ... FROM unnest(arrays): the same guarantees."""
+    anna, plan = world["anna"], world["plan"]
+    subs = [a_subscription(anna, plan, id=stable_id("large", n), next_bill_on=date(2025, 1, 1)) for n in range(40)]
+    with uow_factory() as uow:
+        for sub in subs:
+            uow.subscriptions.add(sub)
+        uow.commit()
+    with uow_factory() as uow:  # someone else saves one first
+        uow.subscriptions.save(replace(subs[17], cancel_reason="theirs"))
+        uow.commit()
+    mine = [replace(s, next_bill_on=date(2025, 6, 1), cancel_reason="mine") for s in subs]
+    with uow_factory() as uow, pytest.raises(ConcurrentUpdate, match=f"subscription {subs[17].id} was changed"):
+        uow.subscriptions.save_many(mine)
+    with uow_factory() as uow:
+        assert all(s.cancel_reason != "mine" for s in uow.subscriptions.list(limit=100))
+    with uow_factory() as uow, pytest.raises(ConcurrentUpdate, match="saved twice"):
+        uow.subscriptions.save_many([*mine[:35], mine[0]])
+    fresh = [replace(s, next_bill_on=date(2025, 6, 1), cancel_reason="mine") for s in subs if s is not subs[17]]
+    with uow_factory() as uow:
+        uow.subscriptions.save_many(fresh)
+        uow.commit()
+    with uow_factory() as uow:
+        stored = {s.id: s for s in uow.subscriptions.list(limit=100)}
+    assert all(stored[s.id].next_bill_on == date(2025, 6, 1) and stored[s.id].version == s.version + 1 for s in fresh)

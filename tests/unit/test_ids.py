@@ -19,3 +19,19 @@ def test_the_id_carries_the_clock_millisecond() -> None:
     # ids only increase within a process: use an instant after any test clock's (some tests live into 2027)
     made = uuid.UUID(new_id(3_800_000_000_123))
     assert made.int >> 80 == 3_800_000_000_123
+
+
+def test_a_forked_child_makes_other_ids_than_its_parent() -> None:
+    import os
+
+    new_id(1_700_000_000_000)  # the random pool is filled in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the ids it makes next
+        os.write(write, ",".join(new_id(1_700_000_000_000) for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 10_000).decode().split(",")
+    os.waitpid(pid, 0)
+    parent = [new_id(1_700_000_000_000) for _ in range(5)]
+    assert len(child) == 5 and not set(child) & set(parent)

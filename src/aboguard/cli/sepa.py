@@ -3,6 +3,8 @@ and the review list of bank lines nothing matched."""
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import typer
 
 from aboguard.domain.bank_lines import BankLine
 from aboguard.domain.periods import parse_date
+from aboguard.money import Money
 from aboguard.services import bank_import
 from aboguard.services import sepa as service
 
@@ -102,16 +105,32 @@ def amend(method_id: str = typer.Argument(..., help="The SEPA payment method's i
 def import_(file: Path = typer.Argument(..., help="A camt.052, camt.053 or camt.054 file."),
             json_out: bool = JSON) -> None:
     """Import a bank report: settle and return direct debits, match incoming transfers to invoices."""
-    report = bank_import.import_statement(context(), file)
+    started = time.perf_counter()
+    show_progress = sys.stderr.isatty() and not json_out
+
+    def progress(report: bank_import.ImportReport) -> None:
+        if show_progress:
+            rate = report.lines / max(time.perf_counter() - started, 1e-9)
+            sys.stderr.write(f"\r  {report.lines:,} lines: {report.settled:,} settled, {report.returned:,} returned, "
+                             f"{report.transfers_matched:,} transfers matched, {report.unmatched:,} for review "
+                             f"({rate:,.0f}/s)  ")
+            sys.stderr.flush()
+
+    report = bank_import.import_statement(context(), file, on_progress=progress)
+    if show_progress and report.lines:
+        sys.stderr.write("\n")
     if json_out:
-        emit_json(asdict(report))
+        emit_json({**asdict(report), "seconds": round(time.perf_counter() - started, 3)})
         return
     if report.duplicate_file:
         typer.echo(f"{file.name} was imported before; nothing changed.")
         return
-    typer.echo(f"{file.name} ({report.message}): {report.lines} line(s); {report.settled} debit(s) settled, "
-               f"{report.returned} returned, {report.transfers_matched} transfer(s) matched, "
-               f"{report.unmatched} for review, {report.ignored} ignored, {report.skipped} seen before.")
+    typer.echo(f"{file.name} ({report.message}): {report.lines:,} line(s) in {time.perf_counter() - started:.1f} s; "
+               f"{report.settled:,} debit(s) settled, {report.returned:,} returned, {report.transfers_matched:,} "
+               f"transfer(s) matched, {report.unmatched:,} for review, {report.ignored:,} ignored, "
+               f"{report.skipped:,} seen before.")
+    if report.fees:
+        typer.echo("Bank fees for returns: " + ", ".join(Money(m, c).format("en") for c, m in report.fees.items()))
     if report.unmatched:
         typer.echo("Review them with: aboguard bank unmatched")
 
@@ -120,6 +139,19 @@ def line_dict(line: BankLine) -> dict[str, Any]:
     return {"id": line.id, "kind": line.kind.value, "booked_on": line.booked_on, "amount": line.amount,
             "counterparty": line.counterparty, "remittance": line.remittance, "end_to_end_id": line.end_to_end_id,
             "reason_code": line.reason_code, "status": line.status.value, "note": line.note}
+
+
+@bank.command("statements")
+def statements(limit: int = typer.Option(50, "--limit"), json_out: bool = JSON) -> None:
+    """Imported bank reports, latest first, with what became of their lines."""
+    found = bank_import.list_statements(context(), limit=limit)
+    if json_out:
+        emit_json([asdict(s) for s in found])
+        return
+    typer.echo(table(["IMPORTED", "FILE", "MESSAGE", "LINES", "APPLIED", "FOR REVIEW", "IGNORED"],
+                     [[s.imported_at.strftime("%Y-%m-%d %H:%M"), s.file_name, s.message, s.lines,
+                       s.by_status.get("applied", 0), s.by_status.get("unmatched", 0), s.by_status.get("ignored", 0)]
+                      for s in found]) if found else "No bank reports imported yet.")
 
 
 @bank.command("unmatched")
@@ -137,10 +169,27 @@ def unmatched(json_out: bool = JSON) -> None:
 @bank.command("match")
 def match(line: str = typer.Argument(..., help="The bank line's id (from `bank unmatched`)."),
           invoice: str = typer.Argument(..., help="Invoice number or id."), json_out: bool = JSON) -> None:
-    """Apply an unmatched incoming transfer to an invoice (more than is open becomes the customer's credit)."""
+    """Resolve a line for review by its invoice: money in pays it (more than is open becomes the customer's
+    credit); a returned debit is applied to the invoice's SEPA debit."""
     done = bank_import.match_line(context(), line, invoice)
     if json_out:
         emit_json(line_dict(done))
         return
+    if done.kind.value == "return":
+        typer.echo(f"Line {done.id}: the return of {done.amount.format('en')} was applied to invoice {invoice}'s "
+                   f"debit; recovery takes over.")
+        return
     extra = f"; {done.credit.format('en')} kept as the customer's credit" if done.credit.is_positive() else ""
     typer.echo(f"Line {done.id} ({done.amount.format('en')}) applied to invoice {invoice}{extra}.")
+
+
+@bank.command("dismiss")
+def dismiss(line: str = typer.Argument(..., help="The bank line's id (from `bank unmatched`)."),
+            reason: str = typer.Option(..., "--reason", help="Why it needs no action (kept with the line)."),
+            json_out: bool = JSON) -> None:
+    """Take a line off the review list without applying it (not a payment of ours, or settled another way)."""
+    done = bank_import.dismiss_line(context(), line, reason)
+    if json_out:
+        emit_json(line_dict(done))
+        return
+    typer.echo(f"Line {done.id} ({done.amount.format('en')}) taken off the review list: {done.note}.")

@@ -20,6 +20,8 @@ from typing import ClassVar
 from aboguard.money import Money
 
 from .events import Event
+from .invoicing import OPEN, InvoiceStatus
+from .payments import AttemptStatus
 
 
 class LineKind(StrEnum):
@@ -48,6 +50,7 @@ class StatementLine:
     counterparty: str | None = None
     remittance: str = ""
     note: str = ""
+    batch_ref: str | None = None  # the payment block (PmtInfId) a batch booking of our debits names
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +75,56 @@ class BankLine:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ImportedStatement:
+    """A camt file as imported, with what became of its lines."""
+
+    id: str
+    file_name: str
+    message: str
+    msg_id: str | None
+    imported_at: datetime
+    lines: int
+    by_status: dict[str, int]  # applied / unmatched / ignored: how many of its lines are so now
+
+
+@dataclass(frozen=True, slots=True)
+class DebitOnFile:
+    """An exported direct debit as a bank line finds it by its end-to-end id, with just enough of its invoice
+    to settle the usual case in bulk, without loading the invoice's lines."""
+
+    attempt_id: str
+    attempt_version: int
+    attempt_status: AttemptStatus
+    attempt_number: int
+    amount: Money
+    gateway: str
+    customer_id: str
+    invoice_id: str
+    invoice_number: str
+    invoice_status: InvoiceStatus
+    invoice_version: int
+    invoice_paid: Money
+    invoice_due: Money  # total - paid - credited
+    plain: bool  # no dunning case, no Skonto offered, subscription neither past due nor suspended
+
+    @property
+    def settles_plainly(self) -> bool:
+        """Settling it pays the invoice in full and nothing else: no fees or interest to allocate (§ 367 BGB),
+        no Skonto, no subscription to reinstate."""
+        return (self.plain and self.attempt_status is AttemptStatus.SUBMITTED and self.invoice_status in OPEN
+                and self.amount == self.invoice_due)
+
+
+RETURN_GVC = "109"  # DK proprietary code (BkTxCd/Prtry "NRTI+109+..."): SEPA-Lastschrift Rückbelastung
+
+
 def classify(*, credit: bool, reversal: bool, booked: bool, family: str | None, sub_family: str | None,
-             has_return_info: bool) -> LineKind:
+             has_return_info: bool, gvc: str | None = None) -> LineKind:
+    """What a line can do, from the ISO bank transaction code, or the German proprietary one (REFERENCE 1.13)."""
     if not booked:
         return LineKind.OTHER
-    if has_return_info or (not credit and sub_family == "UPDD"):
+    if has_return_info or (not credit and (sub_family == "UPDD" or gvc == RETURN_GVC)):
         return LineKind.RETURN
     if reversal:
         return LineKind.OTHER
@@ -103,3 +151,11 @@ class BankLineMatched(Event):
     aggregate: ClassVar[str] = "bank_line"
     invoice_id: str
     amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class BankLineDismissed(Event):
+    name: ClassVar[str] = "bank.line_dismissed"
+    aggregate: ClassVar[str] = "bank_line"
+    amount: Money
+    reason: str

@@ -141,10 +141,16 @@ def _signed(amount: Money, sign: int) -> Money:
 def payment_entry(invoice: Invoice, amount: Money, *, into: str, booked_on: date, entry_id: JournalEntryId,
                   created_at: datetime) -> JournalEntry:
     """Money received for ``invoice`` into account ``into`` (a gateway's clearing account or the bank)."""
+    return payment_received(invoice.customer_id, invoice.id, invoice.number, amount, into=into, booked_on=booked_on,
+                            entry_id=entry_id, created_at=created_at)
+
+
+def payment_received(customer_id: CustomerId, invoice_id: str, number: str | None, amount: Money, *, into: str,
+                     booked_on: date, entry_id: JournalEntryId, created_at: datetime) -> JournalEntry:
+    """:func:`payment_entry` from the invoice's identity alone (bulk settlement reads no invoice lines)."""
     return JournalEntry(id=entry_id, kind=EntryKind.PAYMENT_RECEIVED, booked_on=booked_on, created_at=created_at,
-                        lines=(JournalLine(into, amount), JournalLine(receivable(invoice.customer_id), -amount)),
-                        customer_id=invoice.customer_id, document_id=invoice.id,
-                        description=f"Payment for invoice {invoice.number}")
+                        lines=(JournalLine(into, amount), JournalLine(receivable(customer_id), -amount)),
+                        customer_id=customer_id, document_id=invoice_id, description=f"Payment for invoice {number}")
 
 
 def write_off_entry(invoice: Invoice, *, booked_on: date, entry_id: JournalEntryId,

@@ -405,3 +405,19 @@ class MandateAmended(Event):
     new_iban: bool
     new_reference: bool
     new_bank: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentBlock:
+    """One ``PmtInf`` of an exported file: what a bank's batch booking (Sammelbuchung) of our debits credits."""
+
+    file_id: str
+    msg_id: str
+    number: int  # its position in the file, the end of its PmtInfId
+    key: GroupKey
+    totals: Totals
+
+    @property
+    def label(self) -> str:
+        on, scheme, sequence = self.key
+        return f"block {self.number} of file {self.msg_id} ({on}, {scheme.value}, {sequence.value})"

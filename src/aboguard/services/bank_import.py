@@ -1,9 +1,9 @@
 """Import camt.052/053/054 bank reports: settle and return direct debits, match incoming transfers.
 
-The whole file is parsed and validated against its schema first (``bankfiles.camt``); a malformed file is
-rejected and nothing is applied. Then everything is applied in one transaction. A file seen before (same
-SHA-256) changes nothing; a line seen before (same bank reference, e.g. in the intraday camt.052 and then the
-camt.053) is skipped. What each kind of line does:
+The file streams through its schema (``bankfiles.camt``) and is applied chunk by chunk as it is read, all in
+one transaction: a malformed file -- wherever the fault is -- is rejected and nothing is applied, and memory
+stays flat however long the file. A file seen before (same SHA-256) changes nothing; a line seen before (same
+bank reference, e.g. in the intraday camt.052 and then the camt.053) is skipped. What each kind of line does:
 
 * ``collection`` -- the exported attempt with that end-to-end id succeeded: the invoice is paid into the bank;
 * ``return`` -- the attempt fails (not settled yet) or is reversed (settled), with the SEPA reason code
@@ -14,19 +14,29 @@ camt.053) is skipped. What each kind of line does:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aboguard.bankfiles.camt import read_statement
-from aboguard.domain import bank_lines, invoicing, ledger, remittance
+from aboguard.bankfiles.camt import StatementReader
+from aboguard.domain import bank_lines, ledger, remittance
 from aboguard.domain import payments as attempts_
-from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus, StatementLine
+from aboguard.domain.bank_lines import (
+    BankLine,
+    DebitOnFile,
+    ImportedStatement,
+    LineKind,
+    LineStatus,
+    StatementLine,
+)
+from aboguard.domain.catalog import PaymentMethodKind
 from aboguard.domain.declines import classify_sepa
-from aboguard.domain.events import Event
-from aboguard.domain.invoicing import OPEN, InvoiceStatus
+from aboguard.domain.events import Event, InvoicePaid
+from aboguard.domain.invoicing import OPEN, Invoice, InvoiceStatus
 from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.domain.sepa import PaymentBlock
 from aboguard.errors import Conflict, InvalidInput
-from aboguard.ids import InvoiceId, JournalEntryId
+from aboguard.ids import CustomerId, InvoiceId, JournalEntryId
 from aboguard.money import Money
 from aboguard.payments.gateway import GatewayEvent, GatewayEventType
 from aboguard.store.uow import UnitOfWork
@@ -52,85 +62,157 @@ class ImportReport:
     credit: dict[str, int] = field(default_factory=dict)  # over-payments kept as customer credit
 
 
-def import_statement(ctx: ServiceContext, path: Path) -> ImportReport:
-    """Import one camt file (module docstring). Raises BankFileError for a malformed file; nothing applied."""
-    statement = read_statement(path)  # parses and validates the whole file before anything is applied
-    report = ImportReport(file=path.name, message=statement.message, lines=len(statement.lines))
+def import_statement(ctx: ServiceContext, path: Path, *,
+                     on_progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Import one camt file (module docstring). Raises BankFileError for a malformed file; nothing applied.
+
+    The file streams: lines are applied in chunks as they are parsed (the next chunk is parsed meanwhile), all in
+    one transaction; a schema error found late rolls back what the earlier chunks did. ``on_progress`` is called
+    after each chunk."""
+    reader = StatementReader(path)  # the message and digest; nothing parsed yet
+    report = ImportReport(file=path.name, message=reader.message)
     with ctx.uow() as uow:
-        if uow.bank.imported(statement.sha256):
+        if uow.bank.imported(reader.sha256):
             report.duplicate_file = True
             return report
         statement_id = ctx.new_id()
-        uow.bank.add_statement(statement_id, sha256=statement.sha256, message=statement.message,
-                               msg_id=statement.msg_id, file_name=path.name, imported_at=ctx.now(),
-                               entries=len(statement.lines))
-        known = uow.bank.known_keys({line.entry_key for line in statement.lines})
-        applier = _Applier(ctx, uow, statement_id, report)
-        for line in statement.lines:
-            if line.entry_key in known:
-                report.skipped += 1
-                continue
-            known.add(line.entry_key)
-            applier.apply(line)
-        applier.flush()
-        uow.events.add([*applier.events, bank_lines.BankStatementImported(statement_id, statement.message, path.name,
-                                                               report.lines, report.unmatched)], ctx.now())
+        uow.bank.add_statement(statement_id, sha256=reader.sha256, message=reader.message, msg_id=None,
+                               file_name=path.name, imported_at=ctx.now(), entries=0)
+        # loyalty streaks follow each paid invoice: with rules active every settlement takes the full path
+        applier = _Applier(ctx, uow, statement_id, report, bulk=not uow.incentives.rules())
+        for chunk in reader.chunks(CHUNK):
+            applier.apply_chunk(chunk)
+            report.lines = reader.transactions
+            if on_progress is not None:
+                on_progress(report)
+        report.lines = reader.transactions
+        uow.bank.finish_statement(statement_id, msg_id=reader.msg_id, entries=reader.transactions)
+        uow.events.add([bank_lines.BankStatementImported(statement_id, reader.message, path.name, report.lines,
+                                                         report.unmatched)], ctx.now())
         uow.commit()
     return report
 
 
-class _Applier:
-    FLUSH_EVERY = 2000
+CHUNK = 2000
 
-    def __init__(self, ctx: ServiceContext, uow: UnitOfWork, statement_id: str, report: ImportReport) -> None:
-        self.ctx, self.uow, self.statement_id, self.report = ctx, uow, statement_id, report
+
+class _Applier:
+    def __init__(self, ctx: ServiceContext, uow: UnitOfWork, statement_id: str, report: ImportReport, *,
+                 bulk: bool) -> None:
+        self.ctx, self.uow, self.statement_id, self.report, self.bulk = ctx, uow, statement_id, report, bulk
         self.rows: list[BankLine] = []
         self.events: list[Event] = []
         self.index: remittance.ReferenceIndex | None = None
-        self.pending: list[StatementLine] = []
 
-    def _settle_pending(self) -> None:
-        """Settle a batch of collections: the plain ones (invoice open for exactly the debit, no dunning case,
-        subscription in good standing) with bulk statements, the rest one by one through the collection
-        service, after the plain ones are stored."""
-        lines, self.pending = self.pending, []
-        if not lines:
-            return
-        found = self.uow.bank.settlements([line.end_to_end_id for line in lines if line.end_to_end_id])
-        now, today = self.ctx.now(), self.ctx.today()
-        attempts, paid, entries, later = [], [], [], []
-        taken: set[str] = set()
+    def apply_chunk(self, lines: list[StatementLine]) -> None:
+        """Apply one chunk of lines and write what it did (bank lines, ledger, events), so memory stays flat.
+
+        A line whose key is already stored (from another file, or earlier in this one) is skipped. Direct debits
+        that settle plainly are settled together first, unless another line of the chunk (a return) concerns
+        the same debit or invoice; everything else is applied one by one in file order."""
+        known = self.uow.bank.known_keys({line.entry_key for line in lines})
+        fresh: list[StatementLine] = []
         for line in lines:
-            hit = found.get(line.end_to_end_id or "")
-            if hit is None:
-                later.append((line, None))
+            if line.entry_key in known:
+                self.report.skipped += 1
                 continue
-            attempt, invoice, plain = hit
-            if not (plain and attempt.status is AttemptStatus.SUBMITTED and invoice.status in OPEN
-                    and attempt.amount == invoice.amount_due and invoice.id not in taken):
-                later.append((line, attempt))
+            known.add(line.entry_key)
+            fresh.append(line)
+        debits = self.uow.bank.debits_on_file({line.end_to_end_id for line in fresh if line.end_to_end_id})
+        rest = self._settle_plain(fresh, debits) if self.bulk else fresh
+        for line in rest:
+            debit = debits.get(line.end_to_end_id or "")
+            self._apply_one(line, self._attempt(line) if debit is not None else None)
+        self.flush()
+
+    def _settle_plain(self, lines: list[StatementLine], debits: dict[str, DebitOnFile]) -> list[StatementLine]:
+        """Settle the chunk's plain collections in bulk; the lines left for one-by-one, in file order."""
+        busy = {debits[e].invoice_id for e in (line.end_to_end_id for line in lines if line.kind is not
+                                                LineKind.COLLECTION and line.end_to_end_id) if e in debits}
+        seen: set[str] = set()
+        plain, rest = [], []
+        for line in lines:
+            debit = debits.get(line.end_to_end_id or "") if line.kind is LineKind.COLLECTION else None
+            if debit is None or not debit.settles_plainly or debit.invoice_id in busy or debit.invoice_id in seen:
+                rest.append(line)
                 continue
-            taken.add(invoice.id)
-            done, events = attempts_.succeeded(attempt, attempt.provider_payment_id, now)
-            settled, paid_events = invoicing.apply_payment(invoice, attempt.amount)
-            attempts.append(done)
-            paid.append(settled)
-            entries.append(ledger.payment_entry(invoice, attempt.amount, into=ledger.BANK, booked_on=today,
-                                                entry_id=JournalEntryId(self.ctx.new_id()), created_at=now))
-            self.events += events + paid_events
-            self.report.settled += 1
-            self._row(line, LineStatus.APPLIED, invoice_id=invoice.id, attempt_id=attempt.id)
-        self.uow.bank.save_settled(attempts, paid)
+            seen.add(debit.invoice_id)
+            plain.append((line, debit))
+        self._bulk_settle([debit for _, debit in plain])
+        for line, debit in plain:
+            self._row(line, LineStatus.APPLIED, invoice_id=debit.invoice_id, attempt_id=debit.attempt_id)
+        return rest
+
+    def _bulk_settle(self, debits: list[DebitOnFile]) -> None:
+        """Debits that each pay their invoice in full and nothing else (:attr:`DebitOnFile.settles_plainly`)."""
+        if not debits:
+            return
+        now, today = self.ctx.now(), self.ctx.today()
+        entries = []
+        for debit in debits:
+            entries.append(ledger.payment_received(CustomerId(debit.customer_id), debit.invoice_id,
+                                                   debit.invoice_number, debit.amount, into=ledger.BANK,
+                                                   booked_on=today, entry_id=JournalEntryId(self.ctx.new_id()),
+                                                   created_at=now))
+            # what attempts_.succeeded and invoicing.apply_payment announce for a debit paying its invoice in full
+            self.events.append(attempts_.PaymentSucceeded(debit.attempt_id, debit.invoice_id, debit.customer_id,
+                                                          debit.amount, debit.gateway, debit.attempt_number))
+            self.events.append(InvoicePaid(debit.invoice_id, debit.invoice_number, debit.amount))
+        self.report.settled += len(debits)
+        self.uow.bank.settle_plainly(debits, now)
         self.uow.ledger.add_many(entries)
-        self.uow.events.add(self.events, now)  # written as it goes: memory stays flat on large files
-        self.events = []
-        for line, attempt in later:
-            self._apply_one(line, self._attempt(line) if attempt is not None else None)
+
+    def _batch_credit(self, line: StatementLine) -> None:
+        """A batch booking (Sammelbuchung) of our debits without their details: find the payment block it credits
+        -- by the PmtInfId it names, else the one block due that day whose open debits add up to the amount --
+        and settle every debit of it still on its way. A credit for debits already settled line by line (by the
+        itemised camt.054) changes nothing; one that fits no block waits for that itemised file or for review."""
+        blocks = self.uow.sepa_files.payment_blocks(pmt_inf_id=line.batch_ref) if line.batch_ref else \
+            self.uow.sepa_files.payment_blocks(collection_on=line.booked_on)
+        states = [(block, self.uow.sepa_files.block_state(block)) for block in blocks]
+        zero = Money.zero(line.amount.currency)
+        open_ = [b for b, state in states if state.get(AttemptStatus.SUBMITTED, zero) == line.amount]
+        settled = [b for b, state in states if AttemptStatus.SUBMITTED not in state and line.amount
+                   == state.get(AttemptStatus.SUCCEEDED, zero) + state.get(AttemptStatus.REVERSED, zero)]
+        if len(open_) == 1:
+            block = open_[0]
+            count = self._settle_block(block)
+            self._row(line, LineStatus.APPLIED, note=f"batch credit: {count} debit(s) of {block.label} settled")
+        elif len(settled) == 1 and not open_:
+            self._row(line, LineStatus.IGNORED, note=f"batch credit for {settled[0].label}, already settled line by "
+                                                     "line")
+        elif not blocks:
+            self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details that names no "
+                                                     "exported payment block: import the itemised camt.054 "
+                                                     "(Sammelbuchungsdatei) for it")
+        else:
+            named = "; ".join(f"{b.label}: {state.get(AttemptStatus.SUBMITTED, zero)} open" for b, state in states)
+            self._row(line, LineStatus.UNMATCHED, note=f"batch credit of {line.amount} fits no payment block exactly "
+                                                       f"({named}): import the itemised camt.054 for it")
+
+    def _settle_block(self, block: PaymentBlock) -> int:
+        """Settle every debit of ``block`` still on its way, in chunks (a block may hold 100,000 debits)."""
+        count, after = 0, ""
+        while ids := self.uow.sepa_files.block_end_to_end_ids(block, after=after, limit=CHUNK):
+            after = ids[-1]
+            waiting = [d for d in self.uow.bank.debits_on_file(ids).values()
+                       if d.attempt_status is AttemptStatus.SUBMITTED]
+            plain = [d for d in waiting if self.bulk and d.settles_plainly]
+            self._bulk_settle(plain)
+            done = {d.attempt_id for d in plain}
+            for debit in waiting:
+                if debit.attempt_id not in done:
+                    attempt = self.uow.attempts.get(debit.attempt_id)
+                    self.events += collection.settle_attempt(self.ctx, self.uow, attempt, attempt.provider_payment_id)
+                    self.report.settled += 1
+            count += len(waiting)
+            self.flush()
+        return count
 
     def flush(self) -> None:
-        self._settle_pending()
         self.uow.bank.add_lines(self.rows)
-        self.rows = []
+        self.uow.events.add(self.events, self.ctx.now())
+        self.rows, self.events = [], []
 
     def _row(self, line: StatementLine, status: LineStatus, *, invoice_id: str | None = None,
              attempt_id: str | None = None, credit: Money | None = None, note: str = "") -> None:
@@ -142,23 +224,11 @@ class _Applier:
             self.report.unmatched += 1
         elif status is LineStatus.IGNORED:
             self.report.ignored += 1
-        if len(self.rows) >= self.FLUSH_EVERY:
-            self.uow.bank.add_lines(self.rows)
-            self.rows = []
 
     def _attempt(self, line: StatementLine) -> PaymentAttempt | None:
         if not line.end_to_end_id:
             return None
         return self.uow.attempts.by_provider_id(ledger.SEPA_FILE_RAIL, line.end_to_end_id)
-
-    def apply(self, line: StatementLine) -> None:
-        if line.end_to_end_id and line.kind in {LineKind.COLLECTION, LineKind.TRANSFER}:
-            self.pending.append(line)  # settled in batches; a later return in the file sees them settled
-            if len(self.pending) >= self.FLUSH_EVERY:
-                self._settle_pending()
-            return
-        self._settle_pending()
-        self._apply_one(line, self._attempt(line))
 
     def _apply_one(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
         if line.kind is LineKind.OTHER:
@@ -169,8 +239,7 @@ class _Applier:
         elif attempt is not None:  # a credit naming one of our debits: the collection settled
             self._settle(line, attempt)
         elif line.kind is LineKind.COLLECTION and not line.end_to_end_id:
-            self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details: import the "
-                                                     "itemised camt.054 (Sammelbuchungsdatei) for it")
+            self._batch_credit(line)
         elif line.kind is LineKind.COLLECTION:
             self._row(line, LineStatus.UNMATCHED, note="no exported direct debit has this end-to-end id")
         else:
@@ -187,17 +256,14 @@ class _Applier:
 
     def _return(self, line: StatementLine, attempt: PaymentAttempt | None) -> None:
         if attempt is None:
-            self._row(line, LineStatus.UNMATCHED, note="a returned direct debit that matches no exported one")
+            self._row(line, LineStatus.UNMATCHED, note="a returned direct debit that matches no exported one: "
+                                                       "`aboguard bank match LINE INVOICE` applies it")
             return
         if attempt.status not in {AttemptStatus.SUBMITTED, AttemptStatus.SUCCEEDED}:
             self._row(line, LineStatus.IGNORED, invoice_id=attempt.invoice_id, attempt_id=attempt.id,
                       note=f"the attempt is already {attempt.status.value}")
             return
-        event = GatewayEvent(id=line.entry_key, type=GatewayEventType.PAYMENT_RETURNED,
-                             provider_payment_id=attempt.provider_payment_id or "", amount=line.amount,
-                             occurred_at=self.ctx.now(), decline=classify_sepa(line.reason_code or "unknown"),
-                             fee=line.fee if line.fee.is_positive() else None)
-        self.events += collection.apply_bank_event(self.ctx, self.uow, attempt, event)
+        self.events += _apply_return(self.ctx, self.uow, line, attempt)
         self.report.returned += 1
         if line.fee.is_positive():
             self.report.fees[line.fee.currency] = self.report.fees.get(line.fee.currency, 0) + line.fee.minor
@@ -222,6 +288,16 @@ class _Applier:
         self._row(line, LineStatus.APPLIED, invoice_id=first, credit=credit, note=f"matched by {found.rule.value}")
 
 
+def _apply_return(ctx: ServiceContext, uow: UnitOfWork, line: StatementLine | BankLine, attempt: PaymentAttempt
+                  ) -> list[Event]:
+    """The debit came back: it fails (not settled yet) or is reversed, with the SEPA reason; the fee is booked."""
+    event = GatewayEvent(id=line.entry_key, type=GatewayEventType.PAYMENT_RETURNED,
+                         provider_payment_id=attempt.provider_payment_id or "", amount=line.amount,
+                         occurred_at=ctx.now(), decline=classify_sepa(line.reason_code or "unknown"),
+                         fee=line.fee if line.fee.is_positive() else None)
+    return collection.apply_bank_event(ctx, uow, attempt, event)
+
+
 def apply_transfer(ctx: ServiceContext, uow: UnitOfWork, found: remittance.Match, line: StatementLine | BankLine,
                    events: list[Event]) -> tuple[str, Money]:
     """Book a matched transfer: each invoice paid (§ 367 BGB through dunning.apply_incoming), the rest credit."""
@@ -239,6 +315,11 @@ def apply_transfer(ctx: ServiceContext, uow: UnitOfWork, found: remittance.Match
     return found.allocations[0][0].invoice_id, found.credit
 
 
+def list_statements(ctx: ServiceContext, *, limit: int = 100) -> list[ImportedStatement]:
+    with ctx.uow() as uow:
+        return uow.bank.statements(limit=limit)
+
+
 def list_unmatched(ctx: ServiceContext, *, limit: int = 1000) -> list[BankLine]:
     with ctx.uow() as uow:
         return uow.bank.unmatched(limit=limit)
@@ -249,28 +330,75 @@ class LineAlreadyMatched(Conflict):
 
 
 def match_line(ctx: ServiceContext, line_id: str, invoice_ref: str) -> BankLine:
-    """Apply an unmatched incoming transfer to an invoice chosen by hand (the rest becomes credit)."""
+    """Resolve a line on the review list by naming its invoice.
+
+    * money in (a transfer, or a debit's credit with an end-to-end id we do not know): paid to the invoice, more
+      than is open becomes the customer's credit;
+    * a returned debit that named no debit we know: applied as the return of the invoice's one SEPA debit that is
+      on its way or settled (the attempt fails or is reversed, the bank's fee is booked, recovery takes over).
+    """
     with ctx.uow() as uow:
         line = uow.bank.get_line(line_id)
         if line.status is not LineStatus.UNMATCHED:
             raise LineAlreadyMatched(f"bank line {line.id} is {line.status.value}, not waiting for review")
-        if line.kind is not LineKind.TRANSFER:
-            raise InvalidInput(f"bank line {line.id} is a {line.kind.value}; only incoming transfers are matched "
-                               "by hand")
         invoice = uow.invoices.find(invoice_ref)
-        if invoice.status not in OPEN or invoice.currency != line.amount.currency:
-            raise InvalidInput(f"invoice {invoice.number} is {invoice.status.value} in {invoice.currency}; "
-                               f"it cannot take this {line.amount} payment")
-        customer = uow.customers.get(invoice.customer_id)
-        item = remittance.OpenItem(invoice.id, invoice.number or "", invoice.customer_id, customer.name,
-                                   invoice.amount_due)
-        parts, credit = remittance.allocate(line.amount, [item])
         events: list[Event] = []
-        _, credit = apply_transfer(ctx, uow, remittance.Match(remittance.MatchRule.INVOICE_NUMBER, parts, credit,
-                                                              invoice.customer_id), line, events)
-        if not uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id, credit=credit,
-                                     note=f"matched by hand to {invoice.number}"):
+        if line.kind is LineKind.RETURN:
+            attempt = _returned_debit(uow, line, invoice)
+            events += _apply_return(ctx, uow, line, attempt)
+            resolved = uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id,
+                                             attempt_id=attempt.id, credit=Money.zero(line.amount.currency),
+                                             note=f"return of debit {attempt.id} matched by hand ({invoice.number}): "
+                                                  f"{line.reason_code or 'no reason given'}")
+        elif line.kind is LineKind.TRANSFER or (line.kind is LineKind.COLLECTION and line.end_to_end_id):
+            if invoice.status not in OPEN or invoice.currency != line.amount.currency:
+                raise InvalidInput(f"invoice {invoice.number} is {invoice.status.value} in {invoice.currency}; "
+                                   f"it cannot take this {line.amount} payment")
+            customer = uow.customers.get(invoice.customer_id)
+            item = remittance.OpenItem(invoice.id, invoice.number or "", invoice.customer_id, customer.name,
+                                       invoice.amount_due)
+            parts, credit = remittance.allocate(line.amount, [item])
+            _, credit = apply_transfer(ctx, uow, remittance.Match(remittance.MatchRule.INVOICE_NUMBER, parts, credit,
+                                                                  invoice.customer_id), line, events)
+            resolved = uow.bank.resolve_line(line, status=LineStatus.APPLIED, invoice_id=invoice.id, credit=credit,
+                                             note=f"matched by hand to {invoice.number}")
+        else:
+            raise InvalidInput(f"bank line {line.id} is a {line.kind.value} without a single invoice behind it; "
+                               "import the itemised camt.054 for it, or take it off the list with "
+                               f"`aboguard bank dismiss {line.id} --reason ...`")
+        if not resolved:
             raise LineAlreadyMatched(f"bank line {line.id} was matched meanwhile")
         uow.events.add([*events, bank_lines.BankLineMatched(line.id, invoice.id, line.amount)], ctx.now())
+        uow.commit()
+        return uow.bank.get_line(line.id)
+
+
+def _returned_debit(uow: UnitOfWork, line: BankLine, invoice: Invoice) -> PaymentAttempt:
+    debits = [a for a in uow.attempts.list(invoice_id=invoice.id, limit=1000)
+              if a.method_kind is PaymentMethodKind.SEPA_DEBIT
+              and a.status in {AttemptStatus.SUBMITTED, AttemptStatus.SUCCEEDED}]
+    if len(debits) != 1:
+        found = ", ".join(f"{a.id} ({a.status.value}, {a.amount})" for a in debits) or "none"
+        raise InvalidInput(f"invoice {invoice.number} needs exactly one SEPA debit on its way or settled for this "
+                           f"return to apply to; it has: {found}")
+    if debits[0].amount != line.amount:
+        raise InvalidInput(f"the return is for {line.amount}, the debit on invoice {invoice.number} was for "
+                           f"{debits[0].amount}: not the same payment")
+    return debits[0]
+
+
+def dismiss_line(ctx: ServiceContext, line_id: str, reason: str) -> BankLine:
+    """Take a line off the review list without applying it (not a payment of ours, or settled another way)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("say why the line needs no action: --reason \"...\" (kept with the line)")
+    with ctx.uow() as uow:
+        line = uow.bank.get_line(line_id)
+        if line.status is not LineStatus.UNMATCHED:
+            raise LineAlreadyMatched(f"bank line {line.id} is {line.status.value}, not waiting for review")
+        if not uow.bank.resolve_line(line, status=LineStatus.IGNORED, invoice_id=None,
+                                     credit=Money.zero(line.amount.currency), note=f"dismissed by hand: {reason}"):
+            raise LineAlreadyMatched(f"bank line {line.id} was resolved meanwhile")
+        uow.events.add([bank_lines.BankLineDismissed(line.id, line.amount, reason)], ctx.now())
         uow.commit()
         return uow.bank.get_line(line.id)

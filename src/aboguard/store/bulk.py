@@ -60,6 +60,8 @@ def update_many_versioned(conn: Connection, table: Table, rows: Sequence[dict[st
     if not rows:
         return 0
     columns = tuple(name for name in rows[0] if name not in {"id", "version"})
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        return _update_from_arrays(conn, table, columns, rows)
     key = ("update", conn.dialect.name, table.name, columns)
     cached = _cache.get(key)
     if cached is None:
@@ -70,6 +72,24 @@ def update_many_versioned(conn: Connection, table: Table, rows: Sequence[dict[st
     sql, convert = cached
     result = conn.exec_driver_sql(sql, list(map(convert, rows)))
     return result.rowcount
+
+
+def _update_from_arrays(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
+                        ) -> int:
+    """PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` for all rows, one array parameter per column. An
+    ``executemany`` sends a statement per row, which costs PostgreSQL a round of parse, plan and execute each."""
+    key = ("update-arrays", conn.dialect.name, table.name, columns)
+    cached = _cache.get(key)
+    every = (*columns, "id", "version")
+    if cached is None:
+        arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in every)
+        sets = ", ".join(f"{name} = v.{name}" for name in columns)
+        sql = (f"UPDATE {table.name} AS t SET {sets}, version = t.version + 1 FROM unnest({arrays}) "
+               f"AS v({', '.join(every)}) WHERE t.id = v.id AND t.version = v.version")
+        cached = _cache[key] = (sql, _converter(table, every, conn.dialect))
+    sql, convert = cached
+    values = [list(column) for column in zip(*map(convert, rows), strict=True)]
+    return conn.exec_driver_sql(sql, tuple(values)).rowcount
 
 
 def _copy(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> None:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Collection as Coll
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
-from aboguard.domain.bank_lines import BankLine, LineKind, LineStatus
-from aboguard.domain.invoicing import OPEN, DocumentKind, Invoice
+from aboguard.domain.bank_lines import BankLine, DebitOnFile, ImportedStatement, LineKind, LineStatus
+from aboguard.domain.invoicing import OPEN, DocumentKind, InvoiceStatus
 from aboguard.domain.ledger import SEPA_FILE_RAIL
 from aboguard.domain.payment_methods import PaymentMethod
-from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.domain.payments import AttemptStatus
 from aboguard.domain.remittance import OpenItem
 from aboguard.domain.sepa import (
     Amendment,
@@ -28,6 +30,7 @@ from aboguard.domain.sepa import (
     GroupKey,
     MandateScheme,
     MandateUse,
+    PaymentBlock,
     SepaFile,
     SequenceType,
     SeriesFacts,
@@ -53,8 +56,6 @@ from aboguard.store.tables import (
 )
 
 from ._base import one_of
-from .invoices import SqlInvoiceRepository
-from .payments import _from_row as attempt_from_row
 
 
 class SepaFileNotFound(NotFound):
@@ -245,6 +246,48 @@ class SqlSepaFiles:
             tail = found[-1]
             last = (tail["collection_on"], tail["scheme"], tail["sequence"], tail["end_to_end_id"])
 
+    def payment_blocks(self, *, pmt_inf_id: str | None = None, collection_on: date | None = None
+                       ) -> list[PaymentBlock]:
+        """The payment block a PmtInfId names (``<msg id, 30 chars>-<number>``), or every block due on a date."""
+        f, c = sepa_files.c, sepa_file_items.c
+        number = None
+        if pmt_inf_id is not None:
+            prefix, _, tail = pmt_inf_id.rpartition("-")
+            if not prefix or not tail.isdigit():
+                return []
+            number = int(tail)
+            query = select(f.id, f.msg_id).where(f.msg_id.startswith(prefix, autoescape=True))
+        else:
+            query = select(f.id, f.msg_id).where(f.id.in_(select(c.file_id).where(c.collection_on == collection_on)))
+        blocks = []
+        for file_id, msg_id in list(self._conn.execute(query.order_by(f.created_at, f.id))):
+            if pmt_inf_id is not None and msg_id[:30] != pmt_inf_id.rpartition("-")[0]:
+                continue
+            for n, (key, totals) in enumerate(self.group_totals(file_id), start=1):
+                if (number is None or n == number) and (collection_on is None or key[0] == collection_on):
+                    blocks.append(PaymentBlock(file_id, msg_id, n, key, totals))
+        return blocks
+
+    def _block_items(self, block: PaymentBlock) -> ColumnElement[bool]:
+        c = sepa_file_items.c
+        on, scheme, sequence = block.key
+        return and_(c.file_id == block.file_id, c.collection_on == on, c.scheme == scheme.value,
+                    c.sequence == sequence.value)
+
+    def block_state(self, block: PaymentBlock) -> dict[AttemptStatus, Money]:
+        """What the block's debits add up to, by their attempts' status now."""
+        a = payment_attempts.c
+        query = (select(a.status, a.currency, func.sum(a.amount_minor))
+                 .select_from(sepa_file_items.join(payment_attempts, a.id == sepa_file_items.c.attempt_id))
+                 .where(self._block_items(block)).group_by(a.status, a.currency))
+        return {AttemptStatus(status): Money(int(total), cur) for status, cur, total in self._conn.execute(query)}
+
+    def block_end_to_end_ids(self, block: PaymentBlock, *, after: str = "", limit: int = 2000) -> list[str]:
+        c = sepa_file_items.c
+        query = (select(c.end_to_end_id).where(self._block_items(block), c.end_to_end_id > after)
+                 .order_by(c.end_to_end_id).limit(limit))
+        return list(self._conn.execute(query).scalars())
+
     def get(self, ref: str) -> SepaFile:
         row = self._conn.execute(select(sepa_files).where(
             (sepa_files.c.id == ref) | (sepa_files.c.msg_id == ref))).mappings().first()
@@ -291,9 +334,32 @@ class SqlBankStatements:
 
     def add_statement(self, statement_id: str, *, sha256: str, message: str, msg_id: str | None, file_name: str,
                       imported_at: datetime, entries: int) -> None:
-        self._conn.execute(insert(bank_statements).values(
-            id=statement_id, sha256=sha256, message=message, msg_id=msg_id, file_name=file_name,
-            imported_at=imported_at, entries=entries))
+        try:
+            self._conn.execute(insert(bank_statements).values(
+                id=statement_id, sha256=sha256, message=message, msg_id=msg_id, file_name=file_name,
+                imported_at=imported_at, entries=entries))
+        except IntegrityError:
+            raise ConcurrentUpdate(f"{file_name} was imported by another process at the same time; nothing was "
+                                   "applied twice (import it again to see)") from None
+
+    def statements(self, *, limit: int = 100) -> list[ImportedStatement]:
+        """The latest imported files first, each with its lines counted by status."""
+        st, ln = bank_statements.c, bank_lines.c
+        heads = list(self._conn.execute(select(bank_statements).order_by(st.imported_at.desc(), st.id.desc())
+                                        .limit(limit)).mappings())
+        counts: dict[str, dict[str, int]] = {head["id"]: {} for head in heads}
+        if heads:
+            query = (select(ln.statement_id, ln.status, func.count()).where(
+                one_of(self._conn, ln.statement_id, list(counts))).group_by(ln.statement_id, ln.status))
+            for statement_id, status, n in self._conn.execute(query):
+                counts[statement_id][status] = int(n)
+        return [ImportedStatement(h["id"], h["file_name"], h["message"], h["msg_id"], h["imported_at"], h["entries"],
+                                  counts[h["id"]]) for h in heads]
+
+    def finish_statement(self, statement_id: str, *, msg_id: str | None, entries: int) -> None:
+        """What is known once the whole file was read: its message id and how many lines it had."""
+        self._conn.execute(update(bank_statements).where(bank_statements.c.id == statement_id).values(
+            msg_id=msg_id, entries=entries))
 
     def known_keys(self, keys: Coll[str]) -> set[str]:
         found: set[str] = set()
@@ -304,6 +370,14 @@ class SqlBankStatements:
         return found
 
     def add_lines(self, lines: Sequence[BankLine]) -> None:
+        try:
+            self._insert_lines(lines)
+        except IntegrityError:  # the unique entry key: another import stored one of these lines meanwhile
+            raise ConcurrentUpdate("another import applied some of the same bank entries at the same time; this "
+                                   "one was undone -- import the file again (entries already applied are "
+                                   "skipped)") from None
+
+    def _insert_lines(self, lines: Sequence[BankLine]) -> None:
         insert_many(self._conn, bank_lines, [{
             "id": x.id, "statement_id": x.statement_id, "entry_key": x.entry_key, "kind": x.kind.value,
             "booked_on": x.booked_on, "amount_minor": x.amount.minor, "currency": x.amount.currency,
@@ -324,55 +398,53 @@ class SqlBankStatements:
         return _line_from_row(row)
 
     def resolve_line(self, line: BankLine, *, status: LineStatus, invoice_id: str | None, credit: Money,
-                     note: str) -> bool:
+                     note: str, attempt_id: str | None = None) -> bool:
         """Settle an unmatched line; False when someone else settled it first."""
         result = self._conn.execute(update(bank_lines).where(
             bank_lines.c.id == line.id, bank_lines.c.status == LineStatus.UNMATCHED.value).values(
-            status=status.value, invoice_id=invoice_id, credit_minor=credit.minor, note=note))
+            status=status.value, invoice_id=invoice_id, attempt_id=attempt_id or line.attempt_id,
+            credit_minor=credit.minor, note=note))
         return result.rowcount == 1
 
-    def settlements(self, end_to_end_ids: Coll[str]) -> dict[str, tuple[PaymentAttempt, Invoice, bool]]:
-        """The exported attempts with these end-to-end ids, each with its invoice and whether settling it is
-        plain: no dunning case on the invoice and a subscription that is not past due or suspended."""
+    def debits_on_file(self, end_to_end_ids: Coll[str]) -> dict[str, DebitOnFile]:
+        """The exported attempts with these end-to-end ids, each with its invoice's amounts and whether settling
+        it is plain (:attr:`DebitOnFile.settles_plainly`)."""
         if not end_to_end_ids:
             return {}
-        a = payment_attempts
-        query = (select(a, dunning_cases.c.id.label("case_id"), subscriptions.c.status.label("sub_status"))
-                 .join(invoices, invoices.c.id == a.c.invoice_id)
-                 .outerjoin(dunning_cases, dunning_cases.c.invoice_id == a.c.invoice_id)
-                 .outerjoin(subscriptions, subscriptions.c.id == invoices.c.subscription_id)
-                 .where(a.c.gateway == SEPA_FILE_RAIL,
-                        one_of(self._conn, a.c.provider_payment_id, list(end_to_end_ids))))
-        found = list(self._conn.execute(query).mappings())
-        if not found:
-            return {}
-        loaded = SqlInvoiceRepository(self._conn)._load(select(invoices).where(
-            one_of(self._conn, invoices.c.id, list({row["invoice_id"] for row in found}))))
-        by_id = {invoice.id: invoice for invoice in loaded}
-        return {row["provider_payment_id"]: (
-            attempt_from_row(row), by_id[row["invoice_id"]],
-            row["case_id"] is None and row["sub_status"] not in {"past_due", "suspended"}) for row in found}
+        a, i = payment_attempts.c, invoices.c
+        query = (select(a.id, a.version, a.status, a.number, a.amount_minor, a.currency, a.gateway, a.customer_id,
+                        a.invoice_id, a.provider_payment_id, i.number.label("invoice_number"),
+                        i.status.label("invoice_status"), i.version.label("invoice_version"), i.total_minor,
+                        i.paid_minor, i.credited_minor, i.skonto_percent, dunning_cases.c.id.label("case_id"),
+                        subscriptions.c.status.label("sub_status"))
+                 .join(invoices, i.id == a.invoice_id)
+                 .outerjoin(dunning_cases, dunning_cases.c.invoice_id == a.invoice_id)
+                 .outerjoin(subscriptions, subscriptions.c.id == i.subscription_id)
+                 .where(a.gateway == SEPA_FILE_RAIL, one_of(self._conn, a.provider_payment_id, list(end_to_end_ids))))
+        found = {}
+        quiet = {"past_due", "suspended"}
+        for (attempt_id, version, status, number, amount, cur, gateway, customer_id, invoice_id, e2e, invoice_number,
+             invoice_status, invoice_version, total, paid, credited, skonto, case_id, sub_status) \
+                in self._conn.execute(query):
+            found[e2e] = DebitOnFile(
+                attempt_id, version, AttemptStatus(status), number, Money(amount, cur), gateway, customer_id,
+                invoice_id, invoice_number or "", InvoiceStatus(invoice_status), invoice_version, Money(paid, cur),
+                Money(total - paid - credited, cur), case_id is None and skonto is None and sub_status not in quiet)
+        return found
 
-    def save_settled(self, attempts: Sequence[PaymentAttempt], settled: Sequence[Invoice]) -> None:
-        """Bulk ``save`` of settled attempts and paid invoices, optimistic on their versions."""
-        if not attempts:
+    def settle_plainly(self, debits: Sequence[DebitOnFile], now: datetime) -> None:
+        """Each debit succeeded and paid its invoice in full, optimistic on both versions (prebuilt statements)."""
+        if not debits:
             return
-        a = payment_attempts
-        result = self._conn.execute(
-            update(a).where(a.c.id == bindparam("b_id"), a.c.version == bindparam("b_version"))
-            .values(status=bindparam("b_status"), updated_at=bindparam("b_at"), version=a.c.version + 1),
-            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_at": x.updated_at}
-             for x in attempts])
-        if result.rowcount not in (-1, len(attempts)):
+        changed = update_many_versioned(self._conn, payment_attempts, [
+            {"status": AttemptStatus.SUCCEEDED.value, "updated_at": now, "id": d.attempt_id,
+             "version": d.attempt_version} for d in debits])
+        if changed not in (-1, len(debits)):
             raise ConcurrentUpdate("a payment attempt was changed meanwhile; import the file again")
-        i = invoices
-        result = self._conn.execute(
-            update(i).where(i.c.id == bindparam("b_id"), i.c.version == bindparam("b_version"))
-            .values(status=bindparam("b_status"), paid_minor=bindparam("b_paid"), collect_on=bindparam("b_collect"),
-                    version=i.c.version + 1),
-            [{"b_id": x.id, "b_version": x.version, "b_status": x.status.value, "b_paid": x.paid.minor,
-              "b_collect": x.collect_on} for x in settled])
-        if result.rowcount not in (-1, len(settled)):
+        changed = update_many_versioned(self._conn, invoices, [
+            {"status": InvoiceStatus.PAID.value, "paid_minor": (d.invoice_paid + d.amount).minor, "collect_on": None,
+             "id": d.invoice_id, "version": d.invoice_version} for d in debits])
+        if changed not in (-1, len(debits)):
             raise ConcurrentUpdate("an invoice was changed meanwhile; import the file again")
 
     def open_items(self) -> list[OpenItem]:
