@@ -120,12 +120,15 @@ class SqlSepaFiles:
                  .join(m, m.c.id == batch.c.payment_method_id)
                  .outerjoin(s, s.c.id == i.c.subscription_id)
                  .order_by(batch.c.id))
-        names = [c.name for c in m.c]  # the mandate's columns come last, read by position
+        # read by position: 0-4 the attempt, 5 invoice number, 6-9 subscription id, end, next billing date and
+        # the invoice's period end, then the mandate's columns
+        names = [c.name for c in m.c]
         methods: dict[str, PaymentMethod] = {}
         found = []
+        runs_on = SeriesFacts()  # shared by every debit whose subscription does not end
         for row in self._conn.execute(query):
-            attempt_id, invoice_id, customer_id, minor, currency, number, sub_id, ends_on, next_bill_on, period_end \
-                = row[:10]
+            ends_on = row[7]
+            series = runs_on if ends_on is None else SeriesFacts(row[6], ends_on, row[8], row[9])
             method = methods.get(row[10])
             if method is None:
                 stored = dict(zip(names, row[10:], strict=True))
@@ -134,8 +137,7 @@ class SqlSepaFiles:
                     sealed[method.iban] = stored["iban_enc"]
                 if method.mandate_original_iban:
                     sealed[method.mandate_original_iban] = stored["mandate_original_iban_enc"]
-            found.append(AwaitingDebit(attempt_id, invoice_id, customer_id, Money(minor, currency), method,
-                                       number or "", SeriesFacts(sub_id, ends_on, next_bill_on, period_end)))
+            found.append(AwaitingDebit(row[0], row[1], row[2], Money(row[3], row[4]), method, row[5] or "", series))
         return found
 
     def mandate_needed_later(self, debits: Sequence[tuple[str, str, str | None]]) -> set[str]:
