@@ -92,7 +92,8 @@ def sepa_settings(settings: Settings) -> SepaSettings:
         creditor_name=settings.merchant_name,
         iban=normalise_iban(settings.merchant_iban) if settings.merchant_iban else None,
         bic=normalise_bic(settings.merchant_bic) if settings.merchant_bic else None,
-        lead_days=settings.sepa_lead_days, first_as_rcur=settings.sepa_first_as_rcur)
+        lead_days=settings.sepa_lead_days, first_as_rcur=settings.sepa_first_as_rcur,
+        use_fnal=settings.sepa_use_fnal)
 
 
 def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingSettings) -> ServiceContext:

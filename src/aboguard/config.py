@@ -136,6 +136,7 @@ class Settings:
     merchant_bic: str | None = None  # ABOGUARD_MERCHANT_BIC
     sepa_lead_days: int = 1  # ABOGUARD_SEPA_LEAD_DAYS: banking days a pain.008 must reach the bank before due
     sepa_first_as_rcur: bool = False  # ABOGUARD_SEPA_FIRST_AS_RCUR: first debits as RCUR (2016 rulebook)
+    sepa_use_fnal: bool = True  # ABOGUARD_SEPA_USE_FNAL: a mandate's last debit as FNAL (off: RCUR, 2016 rulebook)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +195,7 @@ class Settings:
             merchant_bic=(env.get("ABOGUARD_MERCHANT_BIC") or "").strip() or None,
             sepa_lead_days=int(lead),
             sepa_first_as_rcur=_flag(env, "ABOGUARD_SEPA_FIRST_AS_RCUR", default=False),
+            sepa_use_fnal=_flag(env, "ABOGUARD_SEPA_USE_FNAL", default=True),
         )
 
 

@@ -408,6 +408,154 @@ def test_a_file_that_breaks_the_schema_exports_nothing(ctx: ServiceContext, tmp_
     assert sepa.export_collections(ctx, out / "good.xml").transactions == 1
 
 
+# -- the last debit on a mandate (FNAL) ------------------------------------------------------------------------
+
+
+def settle(ctx: ServiceContext, tmp_path: Path, *subs: str) -> None:
+    """The bank books the exported debits of these subscriptions' latest invoices."""
+    txs = [Tx(attempt_of(ctx, s).amount.minor, e2e=attempt_of(ctx, s).provider_payment_id) for s in subs]
+    camt = write_camt(tmp_path / f"settled-{attempt_of(ctx, subs[0]).id}.xml", "camt.054.001.08",
+                      [Entry(f"S-{attempt_of(ctx, subs[0]).id[:20]}", True, txs)])
+    assert bank_import.import_statement(ctx, camt).settled == len(subs)
+
+
+def first_debits_out_and_settled(ctx: ServiceContext, tmp_path: Path, *subs: str) -> None:
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    sepa.export_collections(ctx, tmp_path / "first.xml")
+    ctx.clock.advance(days=3)  # type: ignore[attr-defined]
+    settle(ctx, tmp_path, *subs)
+
+
+def next_period(ctx: ServiceContext) -> None:
+    """On to 2 April, when the second monthly period starts: bill it and leave its debit for the next file."""
+    ctx.clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+
+
+def mandate_status(ctx: ServiceContext, customer: str) -> str | None:
+    return payment_methods.list_payment_methods(ctx, customer)[0].mandate_status
+
+
+def test_the_last_debit_of_a_cancelled_subscription_goes_out_as_fnal_and_finishes_the_mandate(
+        ctx: ServiceContext, tmp_path: Path) -> None:
+    ending_customer, ending = subscriber(ctx, "Quirin Quast", mandate("Quirin Quast"))
+    staying_customer, staying = subscriber(ctx, "Rita Rost", mandate("Rita Rost"))
+    first_debits_out_and_settled(ctx, tmp_path, ending, staying)
+    subscriptions.cancel_subscription(ctx, ending, last_day=date(2026, 5, 1))  # the April period is the last
+    next_period(ctx)
+    assert invoice_of(ctx, ending).supply_end == date(2026, 5, 2)
+
+    out = tmp_path / "final.xml"
+    report = sepa.export_collections(ctx, out)
+    schema_for("pain.008.001.08").assertValid(etree.parse(str(out)))
+    due = report.collection_on.isoformat()  # type: ignore[union-attr]
+    assert report.blocks == [(due, "CORE", "FNAL", 1, Money(9_99, "EUR")), (due, "CORE", "RCUR", 1, Money(9_99, "EUR"))]
+    sequences = {e2e: seq for e2e, _, seq in exported(out)}
+    assert sequences[attempt_of(ctx, ending).provider_payment_id] == "FNAL"
+    assert sequences[attempt_of(ctx, staying).provider_payment_id] == "RCUR"  # a subscription that runs on
+    assert mandate_status(ctx, ending_customer) == "finished"
+    assert mandate_status(ctx, staying_customer) == "active"
+    copy = sepa.regenerate_file(ctx, report.msg_id or "", tmp_path / "copy.xml")
+    assert copy.identical
+
+    # a later debit on the finished mandate is refused: the bank would reject it, a new mandate is needed
+    again = subscriptions.create_subscription(ctx, customer_id=ending_customer, plan_code="basic").subscription.id
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    refused = sepa.export_collections(ctx, tmp_path / "refused.xml")
+    assert refused.transactions == 0 and not (tmp_path / "refused.xml").exists()
+    assert [p.code for p in refused.failed] == ["MD01"]
+    assert "finished" in refused.failed[0].message and "new mandate" in refused.failed[0].message
+    failed = attempt_of(ctx, again)
+    assert failed.status is AttemptStatus.FAILED and failed.retry_allowed is False
+    assert "new mandate" in (failed.decline_message or "")
+    check_books(ctx)
+
+
+def test_a_debit_is_not_final_while_the_mandate_still_serves_another_subscription(
+        ctx: ServiceContext, tmp_path: Path) -> None:
+    customer, ending = subscriber(ctx, "Sven Sommer", mandate("Sven Sommer"))
+    other = subscriptions.create_subscription(ctx, customer_id=customer, plan_code="basic").subscription.id
+    first_debits_out_and_settled(ctx, tmp_path, ending, other)
+    subscriptions.cancel_subscription(ctx, ending, last_day=date(2026, 5, 1))
+    next_period(ctx)
+    out = tmp_path / "two.xml"
+    sepa.export_collections(ctx, out)
+    assert sorted(seq for _, _, seq in exported(out)) == ["RCUR", "RCUR"]
+    assert mandate_status(ctx, customer) == "active"
+
+
+def test_a_debit_is_not_final_while_an_earlier_invoice_is_still_open(ctx: ServiceContext, tmp_path: Path) -> None:
+    customer, ending = subscriber(ctx, "Tina Thal", mandate("Tina Thal"))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    sepa.export_collections(ctx, tmp_path / "first.xml")  # out, but the bank has not booked it yet
+    subscriptions.cancel_subscription(ctx, ending, last_day=date(2026, 5, 1))
+    next_period(ctx)
+    out = tmp_path / "second.xml"
+    sepa.export_collections(ctx, out)
+    assert [seq for _, _, seq in exported(out)] == ["RCUR"]  # the first may still come back and need a retry
+    assert mandate_status(ctx, customer) == "active"
+
+
+def test_a_returned_final_debit_is_presented_again_as_fnal_on_the_finished_mandate(
+        ctx: ServiceContext, tmp_path: Path) -> None:
+    customer, ending = subscriber(ctx, "Uwe Ulm", mandate("Uwe Ulm"))
+    first_debits_out_and_settled(ctx, tmp_path, ending)
+    subscriptions.cancel_subscription(ctx, ending, last_day=date(2026, 5, 1))
+    next_period(ctx)
+    sepa.export_collections(ctx, tmp_path / "final.xml")
+    assert mandate_status(ctx, customer) == "finished"
+    final = attempt_of(ctx, ending)
+    ctx.clock.advance(days=3)  # type: ignore[attr-defined]
+    camt = write_camt(tmp_path / "return.xml", "camt.054.001.08", [
+        Entry("RET-F", False, [Tx(9_99, e2e=final.provider_payment_id, reason="AM04", fee_minor=3_00)],
+              sub_family="UPDD")])
+    assert bank_import.import_statement(ctx, camt).returned == 1
+    returned = attempt_of(ctx, ending)
+    assert returned.status is AttemptStatus.FAILED and returned.retry_action == "retry"
+
+    ctx.clock.set(datetime.combine(invoice_of(ctx, ending).collect_on, datetime.min.time(),  # type: ignore[arg-type]
+                                   tzinfo=UTC).replace(hour=8))
+    assert collection.run_collection(ctx).awaiting_export == 1
+    out = tmp_path / "again.xml"
+    report = sepa.export_collections(ctx, out)
+    assert report.failed == [] and [seq for _, _, seq in exported(out)] == ["FNAL"]
+    retry = attempt_of(ctx, ending)
+    assert retry.id != final.id and retry.status is AttemptStatus.SUBMITTED
+    assert mandate_status(ctx, customer) == "finished"
+    check_books(ctx)
+
+
+def test_with_fnal_switched_off_the_last_debit_goes_out_as_rcur(ctx: ServiceContext, tmp_path: Path) -> None:
+    ctx.sepa = replace(SEPA, use_fnal=False)
+    customer, ending = subscriber(ctx, "Vera Vogt", mandate("Vera Vogt"))
+    first_debits_out_and_settled(ctx, tmp_path, ending)
+    subscriptions.cancel_subscription(ctx, ending, last_day=date(2026, 5, 1))
+    next_period(ctx)
+    out = tmp_path / "final.xml"
+    sepa.export_collections(ctx, out)
+    assert [seq for _, _, seq in exported(out)] == ["RCUR"]
+    assert mandate_status(ctx, customer) == "active"
+
+
+def test_without_the_spool_the_file_is_written_from_the_stored_items_alike(
+        ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("Wim Wald", "Xaver Xu"):
+        subscriber(ctx, name, mandate(name))
+    billing.run_billing(ctx)
+    collection.run_collection(ctx)
+    monkeypatch.setattr(sepa._Spool, "matches", lambda self, groups: False)  # e.g. ids not in file order
+    out = tmp_path / "read-back.xml"
+    report = sepa.export_collections(ctx, out)
+    schema_for("pain.008.001.08").assertValid(etree.parse(str(out)))
+    assert report.transactions == 2
+    monkeypatch.undo()
+    assert sepa.regenerate_file(ctx, report.file_id or "", tmp_path / "copy.xml").identical
+
+
 def test_a_debit_settled_by_the_bank_file_counts_for_loyalty_streaks(ctx: ServiceContext, tmp_path: Path) -> None:
     from aboguard.services import loyalty
 

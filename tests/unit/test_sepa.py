@@ -56,6 +56,42 @@ def test_first_collection_is_frst_then_rcur_and_one_off_and_final_are_their_own(
     assert sepa.mandate_state(spent, date(2026, 3, 5)) is sepa.MandateStatus.FINISHED
 
 
+def test_a_debit_that_is_first_and_last_goes_as_frst_unless_first_debits_may_be_rcur() -> None:
+    fresh = a_mandate()
+    assert sepa.sequence_type(fresh, final=True) is sepa.SequenceType.FRST  # a series cannot end before it began
+    assert sepa.sequence_type(fresh, final=True, first_as_rcur=True) is sepa.SequenceType.FNAL
+    moved = a_mandate(mandate_last_used_on=date(2026, 1, 5), mandate_new_bank=True)
+    assert sepa.sequence_type(moved, final=True) is sepa.SequenceType.FRST
+
+
+def test_the_last_invoice_of_an_ending_subscription_is_final_unless_the_mandate_is_still_needed() -> None:
+    last = sepa.SeriesFacts("s-1", subscription_ends_on=date(2026, 5, 2), next_bill_on=None,
+                            period_end=date(2026, 5, 2))
+    assert last.last_invoice and sepa.is_final(last)
+    assert not sepa.is_final(last, use_fnal=False)  # RCUR instead: allowed since the 2016 rulebook
+    assert not sepa.is_final(replace(last, mandate_needed_later=True))  # another subscription or open invoice
+    assert not sepa.is_final(replace(last, period_end=date(2026, 4, 2)))  # an earlier period's invoice
+    assert not sepa.is_final(replace(last, next_bill_on=date(2026, 5, 2)))  # more to bill
+    assert not sepa.is_final(replace(last, subscription_ends_on=None))  # runs on
+    assert not sepa.is_final(sepa.SeriesFacts())  # no subscription at all
+    again = sepa.SeriesFacts(re_presents_final=True)
+    assert sepa.is_final(again) and sepa.is_final(again, use_fnal=False)  # the bank has seen the final one
+
+
+def test_a_final_debit_finishes_the_mandate_except_for_its_own_re_presentation() -> None:
+    used = a_mandate(mandate_last_used_on=date(2026, 3, 4))
+    finished = sepa.presented(used, date(2026, 4, 6), sepa.SequenceType.FNAL)
+    assert finished.mandate_status == "finished" and finished.mandate_last_used_on == date(2026, 4, 6)
+    assert sepa.mandate_state(finished, date(2026, 4, 20)) is sepa.MandateStatus.FINISHED
+    assert sepa.mandate_state(finished, date(2026, 4, 20), re_presents_final=True) is sepa.MandateStatus.ACTIVE
+    assert sepa.mandate_state(finished, date(2029, 4, 6), re_presents_final=True) is sepa.MandateStatus.EXPIRED
+    spent = sepa.presented(a_mandate(mandate_type="one_off"), date(2026, 3, 4), sepa.SequenceType.OOFF)
+    assert sepa.mandate_state(spent, date(2026, 3, 5), re_presents_final=True) is sepa.MandateStatus.FINISHED
+    use = sepa.mandate_use(used, date(2026, 4, 6), sepa.SequenceType.FNAL)
+    assert (use.method_id, use.version, use.last_used_on, use.status) == ("pm-1", used.version, date(2026, 4, 6),
+                                                                          "finished")
+
+
 def test_a_mandate_lapses_36_months_after_its_last_collection_or_its_signature() -> None:
     never_used = a_mandate(mandate_signed_on=date(2023, 3, 31))
     assert sepa.mandate_lapses_on(never_used) == date(2026, 3, 31)
@@ -137,3 +173,17 @@ def test_customer_reference_then_amount_and_name_then_review() -> None:
     assert remittance.match_transfer(Money(11_89, "EUR"), "Abo", "Otto Normal", index) is None
     index.paid("i1", Money(11_89, "EUR"))
     assert remittance.match_transfer(Money(11_89, "EUR"), "RE-2026-000123", "Jürgen Müller", index) is None
+
+
+def test_the_fnal_and_first_as_rcur_settings_reach_the_sepa_set_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aboguard.bootstrap import sepa_settings
+    from aboguard.config import Settings
+    from aboguard.errors import InvalidInput
+
+    default = sepa_settings(Settings.from_env({"ABOGUARD_DATA_DIR": str(tmp_path)}))
+    assert default.use_fnal and not default.first_as_rcur
+    off = sepa_settings(Settings.from_env({"ABOGUARD_DATA_DIR": str(tmp_path), "ABOGUARD_SEPA_USE_FNAL": "0",
+                                           "ABOGUARD_SEPA_FIRST_AS_RCUR": "1"}))
+    assert not off.use_fnal and off.first_as_rcur
+    with pytest.raises(InvalidInput, match="ABOGUARD_SEPA_USE_FNAL"):
+        Settings.from_env({"ABOGUARD_DATA_DIR": str(tmp_path), "ABOGUARD_SEPA_USE_FNAL": "maybe"})

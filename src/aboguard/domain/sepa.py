@@ -11,8 +11,13 @@ made here into a file.
 * A recurrent mandate lapses 36 months after its last presented collection (after signature when never
   used) (REFERENCE 1.2).
 * Sequence type: ``OOFF`` for a one-off mandate, ``FRST`` for the first collection of a recurrent one (and
-  the first after the debtor moved to another bank), ``RCUR`` after; ``FNAL`` when asked for the last one.
-  Since the 2016 rulebook a first collection may also go as ``RCUR`` (REFERENCE 1.5): ``first_as_rcur``.
+  the first after the debtor moved to another bank), ``RCUR`` after; ``FNAL`` for the last one (see
+  :func:`is_final`). Since the 2016 rulebook a first collection may also go as ``RCUR`` and a final one as
+  ``RCUR`` too (REFERENCE 1.5): ``first_as_rcur`` and ``use_fnal``.
+* A final (FNAL) or one-off (OOFF) collection finishes the mandate: the bank refuses further debits on it, so
+  aboguard refuses them too and asks for a new mandate. One exception: when the final debit comes back
+  (a return such as AM04), its retry is re-presented as FNAL on the same mandate -- the series' last debit
+  is still owed, and the bank has seen the mandate's final collection announced already.
 * A file must reach the bank ``lead_days`` TARGET banking days before the due date, which must itself be a
   banking day (REFERENCE 1.7).
 """
@@ -24,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from aboguard.errors import InvalidInput, InvalidPaymentMethod
 from aboguard.money import Money
@@ -122,9 +127,16 @@ def mandate_lapses_on(method: PaymentMethod) -> date | None:
     return _months_later(start, MANDATE_LAPSES_AFTER_MONTHS)
 
 
-def mandate_state(method: PaymentMethod, today: date) -> MandateStatus:
-    """The mandate's status on ``today``: a stored final status, or expired after 36 unused months."""
+def mandate_state(method: PaymentMethod, today: date, *, re_presents_final: bool = False) -> MandateStatus:
+    """The mandate's status on ``today``: a stored final status, or expired after 36 unused months.
+
+    ``re_presents_final``: the debit is the retry of this mandate's final (FNAL) debit that came back; a
+    recurrent mandate finished by that debit counts as active for it (if it has not lapsed).
+    """
     status = MandateStatus(method.mandate_status or MandateStatus.ACTIVE.value)
+    recurrent = MandateType(method.mandate_type or MandateType.RECURRENT.value) is MandateType.RECURRENT
+    if status is MandateStatus.FINISHED and re_presents_final and recurrent:
+        status = MandateStatus.ACTIVE
     if status is not MandateStatus.ACTIVE:
         return status
     lapses = mandate_lapses_on(method)
@@ -132,13 +144,63 @@ def mandate_state(method: PaymentMethod, today: date) -> MandateStatus:
 
 
 def sequence_type(method: PaymentMethod, *, final: bool = False, first_as_rcur: bool = False) -> SequenceType:
-    """The ``SeqTp`` for the next collection on this mandate (REFERENCE 1.5)."""
+    """The ``SeqTp`` for the next collection on this mandate (REFERENCE 1.5).
+
+    A debit that is both the first of its series and the last goes as ``FRST`` while first collections must be
+    ``FRST`` (a series cannot end before it began); the mandate then stays active and lapses after 36 months.
+    With ``first_as_rcur`` it goes as ``FNAL``.
+    """
     if MandateType(method.mandate_type or MandateType.RECURRENT.value) is MandateType.ONE_OFF:
         return SequenceType.OOFF
-    if final:
-        return SequenceType.FNAL
     first = method.mandate_last_used_on is None or method.mandate_new_bank
-    return SequenceType.FRST if first and not first_as_rcur else SequenceType.RCUR
+    if first and not first_as_rcur:
+        return SequenceType.FRST
+    return SequenceType.FNAL if final else SequenceType.RCUR
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesFacts:
+    """What the store knows about a waiting debit's place in its mandate's series (see :func:`is_final`)."""
+
+    subscription_id: str | None = None  # the invoice's subscription
+    subscription_ends_on: date | None = None  # its end (None: it runs on)
+    next_bill_on: date | None = None  # the subscription's next billing date (None: nothing more to bill)
+    period_end: date | None = None  # the end of the period the invoice is for
+    mandate_needed_later: bool = False  # another live subscription or open invoice of the customer
+    re_presents_final: bool = False  # a retry of this invoice's final (FNAL) debit, which came back
+
+    @property
+    def last_invoice(self) -> bool:
+        """The invoice is the last one of a subscription that ends: its period reaches the end date and no
+        further invoice will be billed."""
+        return (self.subscription_ends_on is not None and self.next_bill_on is None
+                and self.period_end is not None and self.period_end >= self.subscription_ends_on)
+
+
+class AwaitingDebit(NamedTuple):
+    """A debit the collection run left for the next pain.008 file, with what the export needs to know."""
+
+    attempt_id: str
+    invoice_id: str
+    customer_id: str
+    amount: Money
+    method: PaymentMethod  # the mandate, as stored
+    invoice_number: str
+    series: SeriesFacts  # without the per-customer facts (see the export service)
+
+
+def is_final(facts: SeriesFacts, *, use_fnal: bool = True) -> bool:
+    """Whether a debit is the last on its mandate (``FNAL``).
+
+    It is when its invoice is the last of a subscription that ends and the customer has no other live
+    subscription and no other open invoice that could be collected through the mandate (subscriptions pay
+    with the customer's default method, so every one of them counts). ``use_fnal`` off sends such debits as
+    ``RCUR`` (allowed since the 2016 rulebook). The retry of a final debit that came back is final again,
+    whatever the setting: the bank has seen the mandate's final collection.
+    """
+    if facts.re_presents_final:
+        return True
+    return use_fnal and facts.last_invoice and not facts.mandate_needed_later
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +216,12 @@ class Amendment:
         return bool(self.original_reference or self.original_iban or self.new_bank)
 
 
+NO_AMENDMENT = Amendment()
+
+
 def pending_amendment(method: PaymentMethod) -> Amendment:
+    if not (method.mandate_original_reference or method.mandate_original_iban or method.mandate_new_bank):
+        return NO_AMENDMENT
     return Amendment(method.mandate_original_reference, method.mandate_original_iban, method.mandate_new_bank)
 
 
@@ -186,14 +253,31 @@ def amend_mandate(method: PaymentMethod, *, new_iban: str | None = None, new_bic
     )
 
 
-def presented(method: PaymentMethod, collection_on: date, seq: SequenceType) -> PaymentMethod:
-    """The mandate after a collection due on ``collection_on`` went out: last used, amendment carried,
-    finished after OOFF or FNAL."""
+@dataclass(frozen=True, slots=True)
+class MandateUse:
+    """What presenting a collection changes on its mandate: the last collection's due date and the status; any
+    pending amendment has been carried (``AmdmntInd``) and is cleared."""
+
+    method_id: str
+    version: int  # the mandate's version read before
+    last_used_on: date
+    status: str | None
+
+
+def mandate_use(method: PaymentMethod, collection_on: date, seq: SequenceType) -> MandateUse:
+    """The change a collection due on ``collection_on`` makes: last used, finished after OOFF or FNAL."""
     last = max(method.mandate_last_used_on or collection_on, collection_on)
     status = MandateStatus.FINISHED.value if seq in {SequenceType.OOFF, SequenceType.FNAL} \
         else method.mandate_status
-    return replace(method, mandate_last_used_on=last, mandate_original_iban=None, mandate_original_reference=None,
-                   mandate_new_bank=False, mandate_status=status)
+    return MandateUse(method.id, method.version, last, status)
+
+
+def presented(method: PaymentMethod, collection_on: date, seq: SequenceType) -> PaymentMethod:
+    """The mandate after a collection due on ``collection_on`` went out: last used, amendment carried,
+    finished after OOFF or FNAL."""
+    use = mandate_use(method, collection_on, seq)
+    return replace(method, mandate_last_used_on=use.last_used_on, mandate_original_iban=None,
+                   mandate_original_reference=None, mandate_new_bank=False, mandate_status=use.status)
 
 
 # -- collection dates ----------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ class SepaSettings:
     files for the merchant's bank and reads its camt reports). ``iban`` is the merchant's account, also shown
     on invoices paid by bank transfer. ``lead_days``: banking days a file must reach the bank before the due
     date (D-1 for Core and B2B). ``first_as_rcur``: send first collections as RCUR (allowed since 2016).
+    ``use_fnal``: send the last collection of a mandate's series as FNAL (the default; off: as RCUR, also
+    allowed since 2016).
     """
 
     channel: str = "gateway"
@@ -49,6 +51,7 @@ class SepaSettings:
     bic: str | None = None
     lead_days: int = 1
     first_as_rcur: bool = False
+    use_fnal: bool = True
 
 
 @dataclass(slots=True)

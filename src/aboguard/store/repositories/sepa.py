@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -21,18 +21,22 @@ from aboguard.domain.bank_lines import BankLine, DebitOnFile, ImportedStatement,
 from aboguard.domain.invoicing import OPEN, DocumentKind, InvoiceStatus
 from aboguard.domain.ledger import SEPA_FILE_RAIL
 from aboguard.domain.payment_methods import PaymentMethod
-from aboguard.domain.payments import AttemptStatus, PaymentAttempt
+from aboguard.domain.payments import AttemptStatus
 from aboguard.domain.remittance import OpenItem
 from aboguard.domain.sepa import (
     Amendment,
+    AwaitingDebit,
     Collection,
     GroupKey,
     MandateScheme,
+    MandateUse,
     PaymentBlock,
     SepaFile,
     SequenceType,
+    SeriesFacts,
     Totals,
 )
+from aboguard.domain.subscriptions import SubscriptionStatus
 from aboguard.errors import ConcurrentUpdate, NotFound
 from aboguard.money import Money
 from aboguard.store import rows
@@ -52,7 +56,6 @@ from aboguard.store.tables import (
 )
 
 from ._base import one_of
-from .payments import _from_row as attempt_from_row
 
 
 class SepaFileNotFound(NotFound):
@@ -82,23 +85,94 @@ class SqlSepaFiles:
     def __init__(self, connection: Connection, secrets: SecretBox) -> None:
         self._conn = connection
         self._secrets = secrets
+        self._sealed: dict[str, str] = {}  # IBAN -> its stored ciphertext, for the batch read last
 
-    def awaiting_export(self, *, limit: int, after_id: str = "") -> list[tuple[PaymentAttempt, PaymentMethod, str]]:
-        """Attempts waiting for a pain.008 file with their mandate and invoice number, by id (keyset)."""
-        query = (select(payment_attempts, invoices.c.number.label("invoice_number"))
-                 .join(invoices, invoices.c.id == payment_attempts.c.invoice_id)
-                 .where(payment_attempts.c.status == AttemptStatus.AWAITING_EXPORT.value,
-                        payment_attempts.c.id > after_id)
-                 .order_by(payment_attempts.c.id).limit(limit))
-        found = list(self._conn.execute(query).mappings())
-        method_ids = {row["payment_method_id"] for row in found if row["payment_method_id"]}
-        methods = {}
-        if method_ids:
-            for row in self._conn.execute(select(payment_methods).where(
-                    one_of(self._conn, payment_methods.c.id, list(method_ids)))).mappings():
-                methods[row["id"]] = rows.payment_method_from_row(row, self._secrets)
-        return [(attempt_from_row(row), methods[row["payment_method_id"]], row["invoice_number"] or "")
-                for row in found if row["payment_method_id"] in methods]
+    def awaiting_export(self, *, limit: int, after_id: str = "") -> list[AwaitingDebit]:
+        """Attempts waiting for a pain.008 file with their mandate, invoice number and what the invoice's
+        subscription says about the series' end (``SeriesFacts`` without the per-customer checks), by attempt id
+        (keyset: pass the last one's id as ``after_id``).
+
+        The mandates' IBAN ciphertexts are kept until the next call, so that :meth:`add_items` stores them as
+        they are instead of encrypting every IBAN again (any ciphertext of the same IBAN decrypts alike).
+        """
+        a, i, s, m = payment_attempts, invoices, subscriptions, payment_methods
+        awaiting = AttemptStatus.AWAITING_EXPORT.value
+        self._sealed = sealed = {}
+        if after_id:
+            keyset = a.c.id > after_id
+        else:  # the first batch starts at the oldest waiting attempt
+            start = self._conn.execute(select(func.min(a.c.id)).where(a.c.status == awaiting)).scalar()
+            if start is None:
+                return []
+            keyset = a.c.id >= start
+        # Each batch walks the primary key from where the last one stopped (ids sort by creation, so the walk
+        # covers only attempts made since the oldest waiting one), and only the batch is joined: a join before
+        # the limit lets PostgreSQL hash-join every waiting attempt again for each batch. SQLite would rather
+        # take the status index and sort every waiting attempt for each batch; `status || ''` keeps it off it.
+        status = a.c.status.concat("") if self._conn.dialect.name == "sqlite" else a.c.status
+        batch = (select(a.c.id, a.c.invoice_id, a.c.customer_id, a.c.amount_minor, a.c.currency,
+                        a.c.payment_method_id)
+                 .where(status == awaiting, keyset, a.c.payment_method_id.is_not(None))
+                 .order_by(a.c.id).limit(limit).subquery())
+        query = (select(batch.c.id, batch.c.invoice_id, batch.c.customer_id, batch.c.amount_minor, batch.c.currency,
+                        i.c.number, s.c.id, s.c.ends_on, s.c.next_bill_on, i.c.supply_end, m)
+                 .join(i, i.c.id == batch.c.invoice_id)
+                 .join(m, m.c.id == batch.c.payment_method_id)
+                 .outerjoin(s, s.c.id == i.c.subscription_id)
+                 .order_by(batch.c.id))
+        # read by position: 0-4 the attempt, 5 invoice number, 6-9 subscription id, end, next billing date and
+        # the invoice's period end, then the mandate's columns
+        names = [c.name for c in m.c]
+        methods: dict[str, PaymentMethod] = {}
+        found = []
+        runs_on = SeriesFacts()  # shared by every debit whose subscription does not end
+        for row in self._conn.execute(query):
+            ends_on = row[7]
+            series = runs_on if ends_on is None else SeriesFacts(row[6], ends_on, row[8], row[9])
+            method = methods.get(row[10])
+            if method is None:
+                stored = dict(zip(names, row[10:], strict=True))
+                method = methods[stored["id"]] = rows.payment_method_from_row(stored, self._secrets)
+                if method.iban:
+                    sealed[method.iban] = stored["iban_enc"]
+                if method.mandate_original_iban:
+                    sealed[method.mandate_original_iban] = stored["mandate_original_iban_enc"]
+            found.append(AwaitingDebit(row[0], row[1], row[2], Money(row[3], row[4]), method, row[5] or "", series))
+        return found
+
+    def mandate_needed_later(self, debits: Sequence[tuple[str, str, str | None]]) -> set[str]:
+        """Of these (customer id, invoice id, subscription id) debits, the invoices whose customer has another
+        subscription that may still bill (not ended, a next billing date or paused) or another open invoice."""
+        if not debits:
+            return set()
+        customer_ids = list({customer for customer, _, _ in debits})
+        live: dict[str, set[str]] = {}
+        s = subscriptions.c
+        for customer, sub_id in self._conn.execute(select(s.customer_id, s.id).where(
+                one_of(self._conn, s.customer_id, customer_ids), s.status != SubscriptionStatus.ENDED.value,
+                s.next_bill_on.is_not(None) | (s.status == SubscriptionStatus.PAUSED.value))):
+            live.setdefault(customer, set()).add(sub_id)
+        open_: dict[str, set[str]] = {}
+        i = invoices.c
+        for customer, invoice_id in self._conn.execute(select(i.customer_id, i.id).where(
+                one_of(self._conn, i.customer_id, customer_ids), i.kind == DocumentKind.INVOICE.value,
+                i.status.in_([x.value for x in OPEN]), i.total_minor - i.paid_minor - i.credited_minor > 0)):
+            open_.setdefault(customer, set()).add(invoice_id)
+        return {invoice_id for customer, invoice_id, sub_id in debits
+                if live.get(customer, set()) - {sub_id} or open_.get(customer, set()) - {invoice_id}}
+
+    def returned_finals(self, debits: Sequence[tuple[str, str]]) -> set[str]:
+        """Of these (invoice id, mandate reference) pairs, the invoices with a final (FNAL) debit on that mandate
+        that came back (its attempt failed)."""
+        if not debits:
+            return set()
+        a, x = payment_attempts.c, sepa_file_items.c
+        found = self._conn.execute(
+            select(a.invoice_id, x.mandate_reference).join(sepa_file_items, x.attempt_id == a.id)
+            .where(one_of(self._conn, a.invoice_id, list({invoice for invoice, _ in debits})),
+                   x.sequence == SequenceType.FNAL.value, a.status == AttemptStatus.FAILED.value))
+        came_back = {(invoice, reference) for invoice, reference in found}
+        return {invoice for invoice, reference in debits if (invoice, reference) in came_back}
 
     def add_file(self, file: SepaFile) -> None:
         self._conn.execute(insert(sepa_files).values(
@@ -117,7 +191,12 @@ class SqlSepaFiles:
             currency=totals.control_sum.currency))
 
     def add_items(self, file_id: str, first_position: int, items: Sequence[Collection]) -> None:
-        enc = self._secrets.encrypt
+        sealed, encrypt = self._sealed, self._secrets.encrypt
+
+        def enc(iban: str) -> str:
+            found = sealed.get(iban)
+            return found if found is not None else encrypt(iban)
+
         insert_many(self._conn, sepa_file_items, [{
             "file_id": file_id, "position": first_position + n, "attempt_id": c.attempt_id,
             "end_to_end_id": c.end_to_end_id, "collection_on": c.collection_on, "scheme": c.scheme.value,
@@ -222,27 +301,29 @@ class SqlSepaFiles:
         query = select(sepa_files).order_by(sepa_files.c.created_at, sepa_files.c.id).limit(limit)
         return [_file_from_row(row) for row in self._conn.execute(query).mappings()]
 
-    def mark_submitted(self, submitted: Sequence[tuple[str, str]], now: datetime) -> None:
-        """(attempt id, end-to-end id) pairs: status submitted, the end-to-end id as the payment id."""
-        if not submitted:
-            return
-        statement = (update(payment_attempts)
-                     .where(payment_attempts.c.id == bindparam("attempt_id"),
-                            payment_attempts.c.status == AttemptStatus.AWAITING_EXPORT.value)
-                     .values(status=AttemptStatus.SUBMITTED.value, provider_payment_id=bindparam("e2e"),
-                             updated_at=now, version=payment_attempts.c.version + 1))
-        self._conn.execute(statement, [{"attempt_id": a, "e2e": e} for a, e in submitted])
+    def mark_submitted(self, file_id: str, now: datetime) -> int:
+        """Every attempt in the file: status submitted, its end-to-end id as the payment id, in one statement.
+        Raises ConcurrentUpdate unless each of them was still awaiting export."""
+        a, x = payment_attempts, sepa_file_items
+        changed = self._conn.execute(  # UPDATE ... FROM sepa_file_items, on SQLite and PostgreSQL alike
+            update(a).where(a.c.id == x.c.attempt_id, x.c.file_id == file_id,
+                            a.c.status == AttemptStatus.AWAITING_EXPORT.value)
+            .values(status=AttemptStatus.SUBMITTED.value, provider_payment_id=x.c.end_to_end_id, updated_at=now,
+                    version=a.c.version + 1)).rowcount
+        expected = self._conn.execute(select(func.count()).select_from(x).where(x.c.file_id == file_id)).scalar_one()
+        if changed != expected:
+            raise ConcurrentUpdate("a payment attempt of this file was changed meanwhile; export again")
+        return changed
 
-    def mark_presented(self, methods: Sequence[PaymentMethod]) -> None:
-        """Write the mandate fields a collection changes (last used, status, amendment carried)."""
-        if not methods:
-            return
-        statement = (update(payment_methods).where(payment_methods.c.id == bindparam("method_id"))
-                     .values(mandate_last_used_on=bindparam("last_used"), mandate_status=bindparam("b_status"),
-                             mandate_original_reference=None, mandate_original_iban_enc=None,
-                             mandate_new_bank=False, version=payment_methods.c.version + 1))
-        self._conn.execute(statement, [{"method_id": m.id, "last_used": m.mandate_last_used_on,
-                                        "b_status": m.mandate_status} for m in methods])
+    def mark_presented(self, uses: Sequence[MandateUse]) -> None:
+        """Write what the collections changed on their mandates (last used, status; a pending amendment is carried
+        and cleared), optimistic on the versions read."""
+        changed = update_many_versioned(self._conn, payment_methods, [{
+            "mandate_last_used_on": u.last_used_on, "mandate_status": u.status, "mandate_original_reference": None,
+            "mandate_original_iban_enc": None, "mandate_new_bank": False, "id": u.method_id, "version": u.version}
+            for u in uses])
+        if changed != len(uses):
+            raise ConcurrentUpdate("a mandate was changed meanwhile; export again")
 
 
 class SqlBankStatements:
