@@ -8,11 +8,13 @@ its peak memory (``ru_maxrss``) is its own:
    written file, attempts marked submitted;
 2. ``parse``: reading and schema-validating a camt.054.001.08 notification with N entries (one per debit, the
    first 2 % of them returns with a fee), which the bank would send back;
-3. ``import``: the same file imported: every debit settled or returned, ledger booked, in one transaction.
+3. ``import``: the same file imported: every debit settled or returned, ledger booked, in one transaction
+   (the file streams: applied chunk by chunk while a child process parses the next).
 
 Prints figures; asserts nothing. Usage:
     .venv/bin/python bench/sepa_files.py --collections 100000
     .venv/bin/python bench/sepa_files.py --collections 10000      # compare peak memory: it should stay flat
+    .venv/bin/python bench/sepa_files.py --collections 100000 --db postgres
 """
 
 from __future__ import annotations
@@ -51,8 +53,13 @@ TODAY = date(2026, 3, 2)
 KEY = "q0eDqcmZ5aXbSP-1kP9ul5E0J8pCZ7H7hZBD9iDU1Yw="
 
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_NAME = "aboguard_bench_sepa"
+DATABASE_URL: str | None = None  # None: SQLite in the work directory; set by --db postgres (children inherit it)
+
+
 def settings_for(workdir: Path) -> Settings:
-    return Settings(data_dir=workdir, database_url=None, merchant_tz=ZoneInfo("Europe/Berlin"), secret_key=KEY,
+    return Settings(data_dir=workdir, database_url=DATABASE_URL, merchant_tz=ZoneInfo("Europe/Berlin"), secret_key=KEY,
                     sepa_channel="file", sepa_creditor_id="DE98ZZZ09999999999",
                     merchant_iban="DE02120300000000202051", merchant_bic="BYLADEM1001", durable=False,
                     merchant_name="Bench Händler GmbH")
@@ -168,13 +175,36 @@ def bank_reply(pain: Path, camt: Path) -> int:
     return len(ids)
 
 
+def _postgres(create: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{PG_NAME}"')
+
+
 def main() -> None:
+    global DATABASE_URL
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--collections", type=int, default=100_000)
-    n = parser.parse_args().collections
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    n = args.collections
+    if args.db == "postgres":
+        _postgres(create=True)
+        DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_NAME}"
+    try:
+        run(n, "PostgreSQL" if DATABASE_URL else "SQLite")
+    finally:
+        if DATABASE_URL:
+            _postgres(create=False)
+
+
+def run(n: int, label: str) -> None:
     with tempfile.TemporaryDirectory(prefix="aboguard-sepa-bench-") as tmp:
         workdir = Path(tmp)
-        print(f"SEPA bank files, {n:,} collections, SQLite")
+        print(f"SEPA bank files, {n:,} collections, {label}")
         populate(workdir, n)
         pain = workdir / "debits.xml"
         export = in_child(_export, str(workdir), str(pain))
