@@ -66,7 +66,7 @@ def import_statement(ctx: ServiceContext, path: Path, *,
                      on_progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
     """Import one camt file (module docstring). Raises BankFileError for a malformed file; nothing applied.
 
-    The file streams: lines are applied in chunks as they are parsed (the next chunk is parsed meanwhile), all in
+    The file streams: lines are applied in chunks as they are parsed (a big file: the next chunk meanwhile), all in
     one transaction; a schema error found late rolls back what the earlier chunks did. ``on_progress`` is called
     after each chunk."""
     reader = StatementReader(path)  # the message and digest; nothing parsed yet
