@@ -30,7 +30,7 @@ from aboguard.notify.ports import TEST_CREDITOR_ID, Mailer, Notifier, NotifySett
 from aboguard.notify.templates import JinjaRenderer
 from aboguard.notify.webhooks_out import HttpWebhookSender
 from aboguard.payments.sandbox import SandboxGateway
-from aboguard.services import installation
+from aboguard.services import installation, public_holidays
 from aboguard.services.context import BillingSettings, SepaSettings, ServiceContext
 from aboguard.store import migrate
 from aboguard.store.engine import make_engine, sqlite_url
@@ -101,7 +101,8 @@ def _context(settings: Settings, clock: Clock, engine: Engine, billing: BillingS
     ctx = ServiceContext(uow=uow, clock=clock, merchant_tz=settings.merchant_tz,
                          database_label=_label(database_url(settings)), billing=billing,
                          retry_policy=retries.policy_by_name(settings.retry_policy),
-                         notifier=notifier_for(settings, billing), sepa=sepa_settings(settings))
+                         notifier=notifier_for(settings, billing), sepa=sepa_settings(settings),
+                         public_holiday=public_holidays.calendar(settings.merchant_country, settings.merchant_region))
     ctx.gateway = _LazyGateway(lambda: _sandbox(settings, ctx))  # type: ignore[assignment]
     return ctx
 

@@ -137,6 +137,7 @@ class Settings:
     sepa_lead_days: int = 1  # ABOGUARD_SEPA_LEAD_DAYS: banking days a pain.008 must reach the bank before due
     sepa_first_as_rcur: bool = False  # ABOGUARD_SEPA_FIRST_AS_RCUR: first debits as RCUR (2016 rulebook)
     sepa_use_fnal: bool = True  # ABOGUARD_SEPA_USE_FNAL: a mandate's last debit as FNAL (off: RCUR, 2016 rulebook)
+    merchant_region: str | None = None  # ABOGUARD_MERCHANT_REGION: state (e.g. BY) whose holidays count (§ 193 BGB)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -196,6 +197,7 @@ class Settings:
             sepa_lead_days=int(lead),
             sepa_first_as_rcur=_flag(env, "ABOGUARD_SEPA_FIRST_AS_RCUR", default=False),
             sepa_use_fnal=_flag(env, "ABOGUARD_SEPA_USE_FNAL", default=True),
+            merchant_region=(env.get("ABOGUARD_MERCHANT_REGION") or "").strip().upper() or None,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -356,3 +356,16 @@ def test_summary_shows_the_next_deadline_in_both_languages(ctx: ServiceContext) 
     assert en["withdrawal_deadline"] == date(2026, 3, 16) and en["payment_method"].startswith("Visa")
     _advance(ctx, 1)
     assert contracts.get_contract_summary(ctx, sub.subscription.id).as_of == date(2026, 3, 3)
+
+
+def test_a_withdrawal_period_ending_over_easter_runs_to_the_tuesday(ctx: ServiceContext) -> None:
+    ctx.clock.set(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]  # a Friday
+    on_time, too_late = _paid_subscription(ctx), _paid_subscription(ctx, "late@example.de")
+    # 14 days end on Good Friday 3 April; the weekend and Easter Monday follow (§ 193 BGB)
+    assert contracts.get_contract_summary(ctx, on_time).withdrawal_deadline == date(2026, 4, 7)
+    ctx.clock.set(datetime(2026, 4, 7, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert withdrawals.withdraw(ctx, on_time).subscription.status is SubscriptionStatus.ENDED
+    ctx.clock.set(datetime(2026, 4, 8, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    with pytest.raises(WithdrawalRefused, match="ended on 2026-04-07"):
+        withdrawals.withdraw(ctx, too_late)
+    check_ledger(ctx)

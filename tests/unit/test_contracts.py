@@ -18,9 +18,10 @@ from aboguard.domain.catalog import Audience, PlanSpec, RenewalMode, Terms, buil
 from aboguard.domain.contracts import CancellationKind, InvalidCancellation, WithdrawalRefused
 from aboguard.domain.customers import CustomerKind
 from aboguard.domain.periods import Interval, IntervalUnit
-from aboguard.errors import InvalidPlan
+from aboguard.errors import InvalidInput, InvalidPlan
 from aboguard.ids import PlanId, PlanVersionId
 from aboguard.money import Money
+from aboguard.services import public_holidays
 from tests.builders import a_customer, a_plan, a_version
 
 MONTH = Interval(IntervalUnit.MONTH)
@@ -177,6 +178,27 @@ def test_the_window_is_none_once_cancelled() -> None:
 ])
 def test_withdrawal_deadline(concluded: date, instructed: bool, deadline: date) -> None:
     assert rules.withdrawal_deadline(concluded, instructed=instructed) == deadline
+
+
+@pytest.mark.parametrize(("concluded", "region", "deadline"), [
+    (D(2026, 3, 20), None, D(2026, 4, 7)),  # Good Friday 3 April, weekend, Easter Monday -> Tuesday
+    (D(2026, 12, 11), None, D(2026, 12, 28)),  # Christmas Day (Friday), weekend -> Monday
+    (D(2026, 4, 30), None, D(2026, 5, 15)),  # Ascension Day, Thursday 14 May -> Friday
+    (D(2026, 12, 23), None, D(2027, 1, 6)),  # Epiphany is no holiday everywhere ...
+    (D(2026, 12, 23), "BY", D(2027, 1, 7)),  # ... but in Bavaria
+    (D(2026, 5, 21), "NW", D(2026, 6, 5)),  # Corpus Christi, Thursday 4 June, in North Rhine-Westphalia
+    (D(2026, 5, 21), "HH", D(2026, 6, 4)),  # not in Hamburg
+])
+def test_a_withdrawal_period_ending_on_a_public_holiday_runs_to_the_next_working_day(
+        concluded: date, region: str | None, deadline: date) -> None:
+    is_holiday = public_holidays.calendar("DE", region)
+    assert rules.withdrawal_deadline(concluded, is_holiday=is_holiday) == deadline
+
+
+def test_an_unknown_region_is_refused_with_the_choices() -> None:
+    with pytest.raises(InvalidInput, match="no region of DE; use one of BB, BE"):
+        public_holidays.calendar("DE", "XX")
+    assert public_holidays.calendar("DE", None)(D(2026, 10, 3))  # German Unity Day
 
 
 def test_withdrawal_is_open_on_the_deadline_and_refused_a_day_later_and_for_businesses() -> None:

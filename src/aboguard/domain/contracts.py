@@ -17,15 +17,16 @@ received. A wished-for date earlier than the contract allows is read as "at the 
 (a cancellation is not void because the date is too early); the confirmation says so.
 
 **Withdrawal** (Widerruf): 14 days for a consumer, counted from the day after the contract was concluded
-(§ 187 (1), § 355 (2) BGB: for services the period starts with conclusion); a period ending on a Saturday or
-Sunday runs to the next Monday (§ 193 BGB; public holidays are not known here). Without proof that the
-customer was told about the right (no acceptance record with the summary, which states it), the period is
+(§ 187 (1), § 355 (2) BGB: for services the period starts with conclusion); a period ending on a Saturday,
+a Sunday or a public holiday at the merchant's place runs to the next working day (§ 193 BGB). Without proof
+that the customer was told about the right (no acceptance record with the summary, which states it), the period is
 12 months and 14 days (§ 356 (3)). What was paid for the days after the withdrawal is refunded pro rata;
 the days served before it are owed as value compensation (§ 357a (2)).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -149,17 +150,20 @@ def decide_end(sub: Subscription, version: PlanVersion, *, kind: CancellationKin
 # -- withdrawal (§§ 355, 356 BGB) -----------------------------------------------------------------------------
 
 
-def withdrawal_deadline(concluded_on: date, *, instructed: bool = True) -> date:
-    """The last day a withdrawal of a contract concluded on ``concluded_on`` may be declared."""
+def withdrawal_deadline(concluded_on: date, *, instructed: bool = True,
+                        is_holiday: Callable[[date], bool] = lambda day: False) -> date:
+    """The last day a withdrawal of a contract concluded on ``concluded_on`` may be declared. ``is_holiday``:
+    the public holidays at the merchant's place (``services.public_holidays``)."""
     end = concluded_on + timedelta(days=WITHDRAWAL_DAYS)
     if not instructed:
         end = add_months(concluded_on, UNINSTRUCTED_EXTRA_MONTHS) + timedelta(days=WITHDRAWAL_DAYS)
-    while end.weekday() >= 5:  # § 193 BGB: Saturday or Sunday -> the next working day
+    while end.weekday() >= 5 or is_holiday(end):  # § 193 BGB: Saturday, Sunday, holiday -> the next working day
         end += timedelta(days=1)
     return end
 
 
-def check_withdrawal(sub: Subscription, *, concluded_on: date, received_on: date, instructed: bool) -> date:
+def check_withdrawal(sub: Subscription, *, concluded_on: date, received_on: date, instructed: bool,
+                     is_holiday: Callable[[date], bool] = lambda day: False) -> date:
     """The deadline, if ``sub`` may still be withdrawn from on ``received_on``; else WithdrawalRefused."""
     if not sub.consumer:
         raise WithdrawalRefused(f"subscription {sub.id} belongs to a business customer: the statutory right of "
@@ -168,7 +172,7 @@ def check_withdrawal(sub: Subscription, *, concluded_on: date, received_on: date
         raise WithdrawalRefused(f"subscription {sub.id} was already withdrawn from on {sub.canceled_on}")
     if sub.status is SubscriptionStatus.ENDED:
         raise WithdrawalRefused(f"subscription {sub.id} has already ended")
-    deadline = withdrawal_deadline(concluded_on, instructed=instructed)
+    deadline = withdrawal_deadline(concluded_on, instructed=instructed, is_holiday=is_holiday)
     if received_on > deadline:
         raise WithdrawalRefused(f"the withdrawal period of subscription {sub.id} ended on {deadline} (14 days "
                                 f"from the contract of {concluded_on}); cancel it instead with "

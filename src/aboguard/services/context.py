@@ -17,6 +17,9 @@ from aboguard.notify.ports import Notifier
 from aboguard.payments.gateway import PaymentGateway
 from aboguard.store.uow import UnitOfWorkFactory
 
+from . import public_holidays
+from .public_holidays import HolidayCheck
+
 
 @dataclass(frozen=True, slots=True)
 class BillingSettings:
@@ -65,6 +68,7 @@ class ServiceContext:
     retry_policy: RetryPolicy = field(default_factory=SmartRetryPolicy)  # what to do after a failed charge
     notifier: Notifier | None = None  # mailer, templates, webhook sender, portal tokens (notify dispatcher)
     sepa: SepaSettings = field(default_factory=SepaSettings)
+    public_holiday: HolidayCheck = field(default_factory=public_holidays.calendar)  # § 193 BGB deadlines
 
     def require_gateway(self) -> PaymentGateway:
         if self.gateway is None:

@@ -42,7 +42,8 @@ def summary_for(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, custome
         renewal=version.terms.renewal, renewal_term_months=version.terms.renewal_term_months,
         status=sub.status.value, window=rules.cancellation_window(sub, version, today),
         ends_on=sub.ends_on,
-        withdrawal_deadline=rules.withdrawal_deadline(concluded, instructed=instructed) if sub.consumer else None,
+        withdrawal_deadline=rules.withdrawal_deadline(
+            concluded, instructed=instructed, is_holiday=ctx.public_holiday) if sub.consumer else None,
         terms_code=terms.code if terms else None, terms_version=terms.version if terms else None,
         terms_sha256=terms.sha256 if terms else None)
 

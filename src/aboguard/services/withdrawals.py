@@ -66,7 +66,7 @@ def _end_contract(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, chann
     customer = uow.customers.get(sub.customer_id)
     facts = contract_facts(ctx, uow, sub)
     deadline = rules.check_withdrawal(sub, concluded_on=facts.concluded_on, received_on=today,
-                                      instructed=facts.instructed)
+                                      instructed=facts.instructed, is_holiday=ctx.public_holiday)
     reason = CancellationKind.WITHDRAWAL.value
     events: list[Event]
     if sub.status is SubscriptionStatus.CANCELED:  # cancelled before, withdrawn now: it ends today all the same
