@@ -8,16 +8,19 @@ schema recreated before each test. Without a server the postgres cases skip, unl
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
+from aboguard.cli import main
 from aboguard.store import migrate
 from aboguard.store.engine import make_engine, sqlite_url
 from aboguard.store.sql import SqlUnitOfWorkFactory
@@ -112,3 +115,24 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def uow_factory(engine: Engine) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(engine)
+
+
+@pytest.fixture
+def cli_run(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            tmp_path: Path) -> Callable[..., Any]:
+    """``run(*args, expect=0)``: the aboguard CLI in this process on the test's database (data directory
+    ``tmp_path/data``, Berlin time). Returns the parsed JSON with ``--json``, stderr when a failure is expected,
+    else stdout; a different exit code fails the test with both outputs."""
+    monkeypatch.setenv("ABOGUARD_DATABASE_URL", db_url)
+    monkeypatch.setenv("ABOGUARD_DATA_DIR", str(tmp_path / "data"))  # secret key and sandbox gateway files
+    monkeypatch.setenv("ABOGUARD_MERCHANT_TZ", "Europe/Berlin")
+
+    def run(*args: str, expect: int = 0) -> Any:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        assert code == expect, f"exit {code}, stdout={out!r}, stderr={err!r}"
+        if expect != 0:
+            return err
+        return json.loads(out) if "--json" in args else out
+
+    return run

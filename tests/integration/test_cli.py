@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from aboguard.cli import main
-
 
 @pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path):
-    monkeypatch.setenv("ABOGUARD_DATABASE_URL", db_url)
-    monkeypatch.setenv("ABOGUARD_DATA_DIR", str(tmp_path / "data"))  # secret key and sandbox gateway files
-    monkeypatch.setenv("ABOGUARD_MERCHANT_TZ", "Europe/Berlin")
-
-    def run(*args: str, expect: int = 0) -> Any:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        assert code == expect, f"exit {code}, stdout={out!r}, stderr={err!r}"
-        if expect != 0:
-            return err
-        return json.loads(out) if "--json" in args else out
-
-    return run
+def cli(cli_run: Any) -> Any:
+    return cli_run
 
 
 @pytest.fixture

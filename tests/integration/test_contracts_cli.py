@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aboguard.cli import main
 from aboguard.documents.evidence_pack import verify_pack
 
 
 @pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
-    monkeypatch.setenv("ABOGUARD_DATABASE_URL", db_url)
-    monkeypatch.setenv("ABOGUARD_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ABOGUARD_MERCHANT_TZ", "Europe/Berlin")
-
-    def run(*args: str, expect: int = 0) -> Any:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        assert code == expect, f"exit {code}, stdout={out!r}, stderr={err!r}"
-        if expect != 0:
-            return err
-        return json.loads(out) if "--json" in args else out
-
+def cli(cli_run: Any) -> Any:
+    run = cli_run
     run("init", "--test-clock", "--at", "2025-01-31")
     return run
 

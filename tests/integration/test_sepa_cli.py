@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aboguard.cli import main
 from tests.camt_builder import Entry, Tx, write_camt
 
 
 @pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
-    monkeypatch.setenv("ABOGUARD_DATABASE_URL", db_url)
-    monkeypatch.setenv("ABOGUARD_DATA_DIR", str(tmp_path / "data"))
+def cli(cli_run: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("ABOGUARD_SEPA_CHANNEL", "file")
     monkeypatch.setenv("ABOGUARD_SEPA_CREDITOR_ID", "DE98ZZZ09999999999")
     monkeypatch.setenv("ABOGUARD_MERCHANT_IBAN", "DE02 1203 0000 0000 2020 51")
     monkeypatch.setenv("ABOGUARD_MERCHANT_NAME", "Händler GmbH")
-
-    def run(*args: str, expect: int = 0) -> Any:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        assert code == expect, f"exit {code}, stdout={out!r}, stderr={err!r}"
-        if expect != 0:
-            return err
-        return json.loads(out) if "--json" in args else out
-
+    run = cli_run
     run("init", "--test-clock", "--at", "2026-03-02")
     run("plans", "create", "--code", "basic", "--name", "Basic", "--amount", "9.99", "--interval", "month")
     return run
