@@ -32,7 +32,7 @@ from . import (
     terms,
 )
 from .context import context, initialise
-from .render import clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
+from .render import JSON, clock_dict, customer_dict, emit_json, invoice_dict, plan_dict, subscription_dict
 
 app = typer.Typer(
     name="aboguard", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -68,7 +68,6 @@ app.add_typer(terms.app, name="terms")
 app.add_typer(contracts.app, name="contracts")
 app.command("evidence")(contracts.evidence)
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command()

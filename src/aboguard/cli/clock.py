@@ -11,11 +11,10 @@ from aboguard.services import installation as service
 from aboguard.services.installation import ClockState
 
 from .context import context
-from .render import clock_dict, emit_json
+from .render import JSON, clock_dict, emit_json
 
 app = typer.Typer(help="Show or move the sandbox clock (installations made with --test-clock).",
                   no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("show")

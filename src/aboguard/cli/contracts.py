@@ -17,10 +17,9 @@ from aboguard.services import price_changes, withdrawals
 
 from .context import context
 from .contracts_render import acceptance_dict, cancellation_dict, price_notice_dict
-from .render import emit_json
+from .render import JSON, emit_json
 
 app = typer.Typer(help="Contracts: summary, terms acceptance, cancellation, withdrawal.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("show")

@@ -10,10 +10,9 @@ from aboguard.domain.customers import Address, Customer, CustomerKind, CustomerS
 from aboguard.services import customers as service
 
 from .context import context
-from .render import customer_dict, emit_json, table
+from .render import JSON, customer_dict, emit_json, table
 
 app = typer.Typer(help="Consumers and business customers.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("create")

@@ -16,14 +16,13 @@ from aboguard.services import dunning as service
 from aboguard.services.dunning import CaseView, DunningReport
 
 from .context import context
-from .render import emit_json, json_default, table
+from .render import JSON, emit_json, json_default, table
 
 app = typer.Typer(help="Dunning (Mahnwesen): reminders, dunning letters, fees, interest, suspension.",
                   no_args_is_help=True)
 policies_app = typer.Typer(help="Dunning policies: which steps, on which day, for whom.", no_args_is_help=True)
 app.add_typer(policies_app, name="policies")
 collections_app = typer.Typer(help="Hand unpaid claims over to a collection agency.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("run")

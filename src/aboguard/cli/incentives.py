@@ -16,9 +16,7 @@ from aboguard.services import incentives as service
 from aboguard.services import loyalty, retention
 
 from .context import context
-from .render import emit_json, table
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+from .render import JSON, emit_json, table
 
 coupons_app = typer.Typer(help="Coupons: percentage or fixed discounts, once, for N periods or forever.",
                           no_args_is_help=True)

@@ -11,11 +11,10 @@ from aboguard.domain.invoicing import Invoice
 from aboguard.services import invoices as service
 
 from .context import context
-from .render import emit_json, invoice_dict, percent, table
+from .render import JSON, emit_json, invoice_dict, percent, table
 
 app = typer.Typer(help="Issued invoices and credit notes.", no_args_is_help=True)
 credit_notes = typer.Typer(help="Correct an issued invoice (Stornorechnung).", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("list")

@@ -8,10 +8,9 @@ from aboguard.services import ledger as service
 
 from .context import context
 from .invoices import invoices_table
-from .render import emit_json, invoice_dict
+from .render import JSON, emit_json, invoice_dict
 
 app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("check")

@@ -13,14 +13,13 @@ from aboguard.services import webhooks as hooks
 from aboguard.services.notifications import NotifyReport
 
 from .context import context
-from .render import emit_json, table
+from .render import JSON, emit_json, table
 
 app = typer.Typer(help="The notify dispatcher: emails and webhooks from events and due dates.", no_args_is_help=True)
 messages_app = typer.Typer(help="Emails to customers and the merchant: what was sent, when, and why.",
                            no_args_is_help=True)
 webhooks_app = typer.Typer(help="Outgoing webhooks (Standard Webhooks): endpoints, deliveries, replay.",
                            no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("run")

@@ -14,10 +14,9 @@ from aboguard.errors import InvalidPaymentMethod
 from aboguard.services import payment_methods as service
 
 from .context import context
-from .render import emit_json, table
+from .render import JSON, emit_json, table
 
 app = typer.Typer(help="Cards, PayPal, SEPA direct debit mandates and bank transfer.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("add")

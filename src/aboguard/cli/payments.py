@@ -23,10 +23,9 @@ from .dunning import report_dict as dunning_report_dict
 from .dunning import report_summary as dunning_summary
 from .notify import report_dict as notify_report_dict
 from .notify import report_summary as notify_summary
-from .render import emit_json, table
+from .render import JSON, emit_json, table
 
 app = typer.Typer(help="Payment attempts: what was charged, what failed and why.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def collect(json_out: bool = JSON) -> None:

@@ -25,10 +25,9 @@ from aboguard.services import terms as terms_service
 
 from .context import context
 from .contracts_render import price_notice_dict
-from .render import emit_json, plan_dict, table
+from .render import JSON, emit_json, plan_dict, table
 
 app = typer.Typer(help="Products and plans with their prices and terms.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("create")

@@ -12,10 +12,9 @@ from aboguard.domain.refunds import Refund
 from aboguard.services import refunds as service
 
 from .context import context
-from .render import emit_json, table
+from .render import JSON, emit_json, table
 
 app = typer.Typer(help="Refunds: money paid back to customers, each with its credit note.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 METHOD_HELP = "gateway (back through the payment that brought it in), transfer or cash (paid out by you)"
 
 

@@ -18,6 +18,8 @@ from aboguard.money import Money
 from aboguard.services.installation import ClockState
 from aboguard.services.subscriptions import SubscriptionView
 
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")  # the --json flag every command shares
+
 
 def emit_json(document: Any) -> None:
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=json_default))

@@ -18,13 +18,12 @@ from aboguard.services import bank_import
 from aboguard.services import sepa as service
 
 from .context import context
-from .render import emit_json, table
+from .render import JSON, emit_json, table
 
 app = typer.Typer(help="SEPA direct debits as pain.008 files for your bank; mandate amendments.",
                   no_args_is_help=True)
 bank = typer.Typer(help="Bank reports (camt.052/053/054): returns, settlements and incoming transfers.",
                    no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("export")

@@ -16,11 +16,10 @@ from aboguard.services import subscriptions as service
 from aboguard.services.subscriptions import SubscriptionView
 
 from .context import context
-from .render import emit_json, invoice_dict, proration_dict, subscription_dict, table
+from .render import JSON, emit_json, invoice_dict, proration_dict, subscription_dict, table
 
 ONE_DAY = timedelta(days=1)  # stored end dates are the first day without service; people read the last day
 app = typer.Typer(help="Subscriptions: subscribe, cancel, change plan, pause.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("create")

@@ -12,10 +12,9 @@ from aboguard.services import terms as service
 
 from .context import context
 from .contracts_render import terms_dict
-from .render import emit_json, table
+from .render import JSON, emit_json, table
 
 app = typer.Typer(help="Terms documents (AGB) in versions, with the hash of the exact content.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("publish")
