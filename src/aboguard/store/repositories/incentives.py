@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from aboguard.domain.coupons import Coupon, CouponDuration, DiscountKind, Grant, Redemption, RedemptionStatus
 from aboguard.domain.loyalty import Criterion, LoyaltyRule, Reward, RewardStatus, Streak
@@ -30,6 +31,8 @@ from aboguard.store.tables import (
 )
 
 from ._base import insert_row, one_of, select_where, update_versioned, where
+
+T = TypeVar("T")
 
 
 def _coupon(row: Any) -> Coupon:
@@ -149,16 +152,8 @@ class SqlIncentives:
 
     def running_redemptions(self, subscription_ids: Collection[str]) -> dict[str, list[Redemption]]:
         """The active redemptions of these subscriptions, oldest first, in one query."""
-        if not subscription_ids:
-            return {}
-        query = (select(coupon_redemptions).where(
-            one_of(self._conn, coupon_redemptions.c.subscription_id, sorted(set(subscription_ids))),
-            coupon_redemptions.c.status == RedemptionStatus.ACTIVE.value)
-            .order_by(coupon_redemptions.c.redeemed_at, coupon_redemptions.c.id))
-        found: dict[str, list[Redemption]] = defaultdict(list)
-        for row in self._conn.execute(query).mappings():
-            found[row["subscription_id"]].append(_redemption(row))
-        return dict(found)
+        return self._by_subscription(coupon_redemptions, subscription_ids, RedemptionStatus.ACTIVE.value,
+                                     coupon_redemptions.c.redeemed_at, _redemption)
 
     def redemptions(self, *, coupon_code: str | None = None, subscription_id: str | None = None,
                     limit: int = 1000) -> list[Redemption]:
@@ -252,15 +247,20 @@ class SqlIncentives:
         return replace(reward, version=reward.version + 1)
 
     def pending_rewards(self, subscription_ids: Collection[str]) -> dict[str, list[Reward]]:
+        """The pending rewards of these subscriptions, oldest first, in one query."""
+        return self._by_subscription(loyalty_rewards, subscription_ids, RewardStatus.PENDING.value,
+                                     loyalty_rewards.c.granted_at, _reward)
+
+    def _by_subscription(self, table: Table, subscription_ids: Collection[str], status: str,
+                         since: ColumnElement[Any], convert: Callable[[Any], T]) -> dict[str, list[T]]:
+        """Rows of ``table`` in ``status`` for these subscriptions, by subscription, oldest (``since``) first."""
         if not subscription_ids:
             return {}
-        query = (select(loyalty_rewards).where(
-            one_of(self._conn, loyalty_rewards.c.subscription_id, sorted(set(subscription_ids))),
-            loyalty_rewards.c.status == RewardStatus.PENDING.value)
-            .order_by(loyalty_rewards.c.granted_at, loyalty_rewards.c.id))
-        found: dict[str, list[Reward]] = defaultdict(list)
+        query = (select(table).where(one_of(self._conn, table.c.subscription_id, sorted(set(subscription_ids))),
+                                     table.c.status == status).order_by(since, table.c.id))
+        found: dict[str, list[T]] = defaultdict(list)
         for row in self._conn.execute(query).mappings():
-            found[row["subscription_id"]].append(_reward(row))
+            found[row["subscription_id"]].append(convert(row))
         return dict(found)
 
     def rewards(self, *, customer_id: str | None = None, limit: int = 1_000_000) -> list[Reward]:
