@@ -34,6 +34,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+from scratch_db import Database  # bench/ is on the path when a bench script runs
 from sqlalchemy import insert, text
 
 from aboguard import bootstrap
@@ -48,37 +49,17 @@ from aboguard.money import Money
 from aboguard.services import billing, plans
 from aboguard.services.context import ServiceContext
 from aboguard.store import migrate, rows, tables
-from aboguard.store.engine import make_engine, sqlite_url
+from aboguard.store.engine import make_engine
 from aboguard.store.sql import SqlUnitOfWorkFactory
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 1)
 TZ = ZoneInfo("Europe/Berlin")
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WRITTEN = ("invoices", "invoice_lines", "journal_entries", "journal_lines", "events", "outbox")
 COUNTRIES = ["DE"] * 7 + ["AT", "FR", "NL"]
 
 
 # -- databases ------------------------------------------------------------------------------------------
-
-
-class Database:
-    """A fresh, empty database of either kind; ``url`` for SQLAlchemy."""
-
-    def __init__(self, kind: str, name: str, workdir: Path) -> None:
-        self.kind, self.name = kind, name
-        if kind == "sqlite":
-            self.url = sqlite_url(workdir / name)
-        else:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-            self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-    def drop(self) -> None:
-        if self.kind == "postgres":
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def settings_for(db: Database) -> Settings:

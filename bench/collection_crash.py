@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
+from scratch_db import Database  # bench/ is on the path when a bench script runs
 
 from aboguard import bootstrap
 from aboguard.config import Settings
@@ -44,40 +44,16 @@ from aboguard.money import Money
 from aboguard.services import billing, installation, invoices, ledger, plans
 from aboguard.services.context import ServiceContext
 from aboguard.store import seeding
-from aboguard.store.engine import sqlite_url
 
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # 06:00 in Berlin
 STEP = timedelta(minutes=30)  # the clock moves on after each round: twice the collectors' 15 minutes to stale
 DAY_ENDS = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)  # 22:00 in Berlin: the clock stays on the same day, so no
 # retry of a declined card falls due
 PRICE = Money(9_99, "EUR")
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 COLLECT = "import sys; from aboguard.cli import main; sys.exit(main(['collect', '--json']))"
 GOOD_CARD = "tok_visa"
 FAILING_CARDS = ("tok_chargeDeclinedInsufficientFunds", "4000000000009987")  # soft (no funds), hard (lost card)
 WORK_SECONDS = 6.0  # kills fall between 0.8 x the time an idle collector runs (mostly imports) and that + this
-
-
-# -- databases --------------------------------------------------------------------------------------------------
-
-
-class Database:
-    """A fresh, empty database of either kind; ``url`` for SQLAlchemy."""
-
-    def __init__(self, kind: str, name: str, workdir: Path) -> None:
-        self.kind, self.name = kind, name
-        if kind == "sqlite":
-            self.url = sqlite_url(workdir / name)
-        else:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-            self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-    def drop(self) -> None:
-        if self.kind == "postgres":
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 # -- set-up -------------------------------------------------------------------------------------------------------

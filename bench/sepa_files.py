@@ -34,6 +34,8 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.camt_builder writes the bank's file
 
+from scratch_db import Database  # bench/ is on the path when a bench script runs
+
 from aboguard import bootstrap
 from aboguard.config import Settings
 from aboguard.domain.catalog import PaymentMethodKind, PlanSpec
@@ -53,8 +55,6 @@ TODAY = date(2026, 3, 2)
 KEY = "q0eDqcmZ5aXbSP-1kP9ul5E0J8pCZ7H7hZBD9iDU1Yw="
 
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_NAME = "aboguard_bench_sepa"
 DATABASE_URL: str | None = None  # None: SQLite in the work directory; set by --db postgres (children inherit it)
 
 
@@ -174,30 +174,20 @@ def bank_reply(pain: Path, camt: Path) -> int:
     return len(ids)
 
 
-def _postgres(create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{PG_NAME}"')
-
-
 def main() -> None:
     global DATABASE_URL
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--collections", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    n = args.collections
-    if args.db == "postgres":
-        _postgres(create=True)
-        DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_NAME}"
+    scratch = Database("postgres", "aboguard_bench_sepa", Path(tempfile.gettempdir())) \
+        if args.db == "postgres" else None
+    DATABASE_URL = scratch.url if scratch else None
     try:
-        run(n, "PostgreSQL" if DATABASE_URL else "SQLite")
+        run(args.collections, "PostgreSQL" if scratch else "SQLite")
     finally:
-        if DATABASE_URL:
-            _postgres(create=False)
+        if scratch:
+            scratch.drop()
 
 
 def run(n: int, label: str) -> None:

@@ -263,7 +263,7 @@ class SqlSepaFiles:
             query = select(f.id, f.msg_id).where(f.id.in_(select(c.file_id).where(c.collection_on == collection_on)))
         blocks = []
         for file_id, msg_id in list(self._conn.execute(query.order_by(f.created_at, f.id))):
-            if pmt_inf_id is not None and msg_id[:30] != pmt_inf_id.rpartition("-")[0]:
+            if number is not None and msg_id[:30] != prefix:
                 continue
             for n, (key, totals) in enumerate(self.group_totals(file_id), start=1):
                 if (number is None or n == number) and (collection_on is None or key[0] == collection_on):
