@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from itertools import islice
@@ -34,14 +33,6 @@ _ENTRY_CONTAINERS = {"camt.052": "Rpt", "camt.053": "Stmt", "camt.054": "Ntfctn"
 
 class BankFileError(InvalidInput):
     code = "bank_file.invalid"
-
-
-@dataclass(slots=True)
-class Statement:
-    message: str  # e.g. camt.054.001.08
-    msg_id: str | None
-    sha256: str
-    lines: list[StatementLine] = field(default_factory=list)
 
 
 def detect_message(path: Path) -> str:
@@ -175,14 +166,6 @@ def batched(items: Iterable[StatementLine], size: int) -> Iterator[list[Statemen
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-def read_statement(path: Path) -> Statement:
-    """Every line of the report, after the whole file was validated against its schema (held in memory:
-    for tests and small files; imports stream with :class:`StatementReader`)."""
-    reader = StatementReader(path)
-    lines = list(reader.lines())
-    return Statement(reader.message, reader.msg_id, reader.sha256, lines)
 
 
 class _EntryReader:
