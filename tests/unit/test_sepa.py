@@ -187,3 +187,24 @@ def test_the_fnal_and_first_as_rcur_settings_reach_the_sepa_set_up(tmp_path) -> 
     assert not off.use_fnal and off.first_as_rcur
     with pytest.raises(InvalidInput, match="ABOGUARD_SEPA_USE_FNAL"):
         Settings.from_env({"ABOGUARD_DATA_DIR": str(tmp_path), "ABOGUARD_SEPA_USE_FNAL": "maybe"})
+
+
+def test_a_batch_credit_pays_the_one_block_that_adds_up() -> None:
+    from aboguard.domain.payments import AttemptStatus as S
+    from aboguard.domain.sepa import BatchCredit, PaymentBlock, Totals, match_batch_credit
+
+    def eur(minor: int) -> Money:
+        return Money(minor, "EUR")
+
+    def block(n: int) -> PaymentBlock:
+        return PaymentBlock("f", "AGMSG", n, (date(2026, 3, 4), sepa.MandateScheme.CORE, sepa.SequenceType.RCUR),
+                            Totals(2, eur(20_00)))
+
+    a, b = block(1), block(2)
+    waiting = {S.SUBMITTED: eur(19_98), S.FAILED: eur(9_99)}  # one debit was rejected before settlement
+    assert match_batch_credit(eur(19_98), [(a, waiting), (b, {S.SUBMITTED: eur(5_00)})]) == (BatchCredit.SETTLES, a)
+    assert match_batch_credit(eur(19_98), [(a, waiting), (b, waiting)]) == (BatchCredit.NO_FIT, None)  # ambiguous
+    done = {S.SUCCEEDED: eur(9_99), S.REVERSED: eur(9_99)}
+    assert match_batch_credit(eur(19_98), [(a, done)]) == (BatchCredit.ALREADY_SETTLED, a)
+    assert match_batch_credit(eur(19_98), [(a, {S.SUBMITTED: eur(9_99)})]) == (BatchCredit.NO_FIT, None)
+    assert match_batch_credit(eur(19_98), []) == (BatchCredit.NO_BLOCK, None)

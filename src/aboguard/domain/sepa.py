@@ -25,7 +25,7 @@ made here into a file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -36,6 +36,7 @@ from aboguard.money import Money
 
 from . import banking_calendar
 from .events import Event
+from .payments import AttemptStatus
 
 if TYPE_CHECKING:
     from .payment_methods import PaymentMethod
@@ -421,3 +422,28 @@ class PaymentBlock:
     def label(self) -> str:
         on, scheme, sequence = self.key
         return f"block {self.number} of file {self.msg_id} ({on}, {scheme.value}, {sequence.value})"
+
+
+class BatchCredit(StrEnum):
+    """What a batch credit of our debits without their items (Sammelbuchung) does."""
+
+    SETTLES = "settles"  # the one block whose debits still on their way add up to it
+    ALREADY_SETTLED = "already_settled"  # the itemised report settled its block line by line before
+    NO_BLOCK = "no_block"  # names no exported block (none due that day): the itemised camt.054 will say
+    NO_FIT = "no_fit"  # blocks exist, none adds up: for review
+
+
+def match_batch_credit(amount: Money, blocks: Sequence[tuple[PaymentBlock, Mapping[AttemptStatus, Money]]]
+                       ) -> tuple[BatchCredit, PaymentBlock | None]:
+    """The block a batch credit of ``amount`` pays, from each candidate block's sums by attempt status (submitted:
+    still on the way; succeeded or reversed: settled before). Exactly one fit is needed: two blocks of the same
+    sum due the same day are ambiguous and left for review."""
+    zero = Money.zero(amount.currency)
+    waiting = [b for b, sums in blocks if sums.get(AttemptStatus.SUBMITTED, zero) == amount]
+    if len(waiting) == 1:
+        return BatchCredit.SETTLES, waiting[0]
+    settled = [b for b, sums in blocks if AttemptStatus.SUBMITTED not in sums
+               and sums.get(AttemptStatus.SUCCEEDED, zero) + sums.get(AttemptStatus.REVERSED, zero) == amount]
+    if len(settled) == 1 and not waiting:
+        return BatchCredit.ALREADY_SETTLED, settled[0]
+    return (BatchCredit.NO_FIT if blocks else BatchCredit.NO_BLOCK), None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aboguard.bankfiles.camt import StatementReader
-from aboguard.domain import bank_lines, ledger, remittance
+from aboguard.domain import bank_lines, ledger, remittance, sepa
 from aboguard.domain import payments as attempts_
 from aboguard.domain.bank_lines import (
     BankLine,
@@ -170,23 +170,21 @@ class _Applier:
         blocks = self.uow.sepa_files.payment_blocks(pmt_inf_id=line.batch_ref) if line.batch_ref else \
             self.uow.sepa_files.payment_blocks(collection_on=line.booked_on)
         states = [(block, self.uow.sepa_files.block_state(block)) for block in blocks]
-        zero = Money.zero(line.amount.currency)
-        open_ = [b for b, state in states if state.get(AttemptStatus.SUBMITTED, zero) == line.amount]
-        settled = [b for b, state in states if AttemptStatus.SUBMITTED not in state and line.amount
-                   == state.get(AttemptStatus.SUCCEEDED, zero) + state.get(AttemptStatus.REVERSED, zero)]
-        if len(open_) == 1:
-            block = open_[0]
+        verdict, block = sepa.match_batch_credit(line.amount, states)
+        if verdict is sepa.BatchCredit.SETTLES:
+            assert block is not None
             count = self._settle_block(block)
             self._row(line, LineStatus.APPLIED, note=f"batch credit: {count} debit(s) of {block.label} settled")
-        elif len(settled) == 1 and not open_:
-            self._row(line, LineStatus.IGNORED, note=f"batch credit for {settled[0].label}, already settled line by "
-                                                     "line")
-        elif not blocks:
+        elif verdict is sepa.BatchCredit.ALREADY_SETTLED:
+            assert block is not None
+            self._row(line, LineStatus.IGNORED, note=f"batch credit for {block.label}, already settled line by line")
+        elif verdict is sepa.BatchCredit.NO_BLOCK:
             self._row(line, LineStatus.IGNORED, note="a batch credit of direct debits without details that names no "
                                                      "exported payment block: import the itemised camt.054 "
                                                      "(Sammelbuchungsdatei) for it")
         else:
-            named = "; ".join(f"{b.label}: {state.get(AttemptStatus.SUBMITTED, zero)} open" for b, state in states)
+            zero = Money.zero(line.amount.currency)
+            named = "; ".join(f"{b.label}: {sums.get(AttemptStatus.SUBMITTED, zero)} open" for b, sums in states)
             self._row(line, LineStatus.UNMATCHED, note=f"batch credit of {line.amount} fits no payment block exactly "
                                                        f"({named}): import the itemised camt.054 for it")
 
